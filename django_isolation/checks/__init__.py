@@ -1,0 +1,95 @@
+"""The check interface and registry.
+
+A check watches one kind of shared state. The engine asks it for a cheap
+``fingerprint()`` at every check point and for a full ``capture()`` only when
+the fingerprint moved; ``diff(baseline, current)`` turns two captures into
+:class:`Change` objects keyed by a stable identity of the state item.
+
+A new check is one module that defines a class and decorates it with
+:func:`register`; third-party checks are found through the
+``django_isolation.checks`` entry-point group::
+
+    from django_isolation.checks import Change, register
+
+    @register
+    class EnvironCheck:
+        name = "environ"
+
+        def start(self) -> None: ...
+        def stop(self) -> None: ...
+        def fingerprint(self) -> object: return tuple(os.environ.items())
+        def capture(self) -> object: return dict(os.environ)
+        def diff(self, baseline, current): ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Final, Protocol, TypeVar
+
+from django_isolation.origin import Frame
+
+ENTRY_POINT_GROUP: Final = "django_isolation.checks"
+BUILTIN_MODULES: Final = ("django_isolation.checks.apps_registry",)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state item that differs from the session baseline.
+
+    ``key`` identifies the item within its check; ``token`` identifies its
+    current value (two changes of the same key with equal tokens are the same
+    change); ``details`` goes to the JSON report as is.
+    """
+
+    key: str
+    token: Hashable
+    summary: str
+    before: str | None
+    after: str | None
+    advice: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    origin: tuple[Frame, ...] = ()
+
+
+class Check(Protocol):
+    """What the engine needs from a check; see the module docstring."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def fingerprint(self) -> Hashable: ...
+
+    def capture(self) -> Any: ...
+
+    def diff(self, baseline: Any, current: Any) -> list[Change]: ...
+
+
+CheckClass = TypeVar("CheckClass", bound=type)
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: CheckClass) -> CheckClass:
+    """Class decorator: make a check available under its ``name``."""
+    _REGISTRY[cls.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+def available() -> dict[str, type]:
+    """Every registered check class by name: the built-ins, then entry points."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
+    return dict(_REGISTRY)
+
+
+def create() -> list[Check]:
+    """One instance of every available check."""
+    return [cls() for cls in available().values()]

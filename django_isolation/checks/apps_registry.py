@@ -1,0 +1,166 @@
+"""``apps_registry``: models added to, removed from or replaced in Django's app registry.
+
+A model class defined in a test registers itself in ``django.apps.apps`` for
+the life of the process (Flagsmith #7368): ``makemigrations --check`` then sees
+phantom models and django-test-migrations' ``Migrator`` creates their tables.
+Where each class was defined is captured when Django prepares it (the
+``class_prepared`` signal), not guessed afterwards. Models of isolated
+registries (``isolate_apps``, ``@pytest.mark.django_isolate_apps``) never touch
+the global registry and so are never seen. A model class created by the
+top-level code of a module imported for the first time is a normal late
+import, not a leak.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+    from django.db.models import Model
+
+ModelKey = tuple[str, str]
+Registry = dict[ModelKey, "type[Model]"]
+
+ADVICE_ADDED: Final = (
+    "define the model inside django.test.utils.isolate_apps({label!r}) (decorator, context manager or "
+    "class decorator) or @pytest.mark.django_isolate_apps({label!r}); or move it to the models.py of "
+    "a test app in INSTALLED_APPS"
+)
+ADVICE_REMOVED: Final = (
+    "a test that edits apps.all_models must restore it; use isolate_apps instead of unregistering models"
+)
+ADVICE_REPLACED: Final = (
+    "the model class was redefined or its module reloaded; use isolate_apps for throwaway models and "
+    "do not importlib.reload() a models module"
+)
+
+
+@dataclass(frozen=True)
+class _Definition:
+    frames: tuple[origin.Frame, ...]
+    module_level: bool
+
+
+@register
+class AppsRegistryCheck:
+    """Models registered in, removed from or replaced in ``django.apps.apps``."""
+
+    name = "apps_registry"
+
+    def __init__(self) -> None:
+        self._definitions: weakref.WeakKeyDictionary[type, _Definition] = weakref.WeakKeyDictionary()
+        self._django_dir = ""
+
+    def start(self) -> None:
+        import django
+        from django.db.models.signals import class_prepared
+
+        self._django_dir = os.path.dirname(django.__file__ or "")
+        class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
+
+    def stop(self) -> None:
+        from django.db.models.signals import class_prepared
+
+        class_prepared.disconnect(dispatch_uid=id(self))
+
+    def fingerprint(self) -> Hashable:
+        all_models = _apps().all_models
+        return tuple(id(m) for models in all_models.values() for m in models.values())
+
+    def capture(self) -> Registry:
+        return {
+            (label, name): model for label, models in _apps().all_models.items() for name, model in models.items()
+        }
+
+    def diff(self, baseline: Registry, current: Registry) -> list[Change]:
+        changes = [self._removed(key, model) for key, model in baseline.items() if key not in current]
+        for key, model in current.items():
+            before = baseline.get(key)
+            if before is None and not self._first_import(model):
+                changes.append(self._added(key, model))
+            elif before is not None and before is not model:
+                changes.append(self._replaced(key, before, model))
+        return changes
+
+    def _on_class_prepared(self, sender: type, **kwargs: Any) -> None:
+        definer = origin.definition_frame(sys._getframe(1), (self._django_dir,))
+        module_level = definer is not None and definer.f_code.co_name == "<module>"
+        self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
+
+    def _first_import(self, model: type[Model]) -> bool:
+        definition = self._definitions.get(model)
+        return definition is not None and definition.module_level
+
+    def _added(self, key: ModelKey, model: type[Model]) -> Change:
+        label, _ = key
+        installed = label in _apps().app_configs
+        where = "installed app" if installed else "app label (not installed)"
+        return Change(
+            key=".".join(key),
+            token=id(model),
+            summary=f"model {label}.{model.__name__} added to the apps registry of {where} {label!r}",
+            before=None,
+            after=_qualified(model),
+            advice=ADVICE_ADDED.format(label=label),
+            details=_details(key, model, "added", installed),
+            origin=self._frames(model),
+        )
+
+    def _removed(self, key: ModelKey, model: type[Model]) -> Change:
+        label, _ = key
+        return Change(
+            key=".".join(key),
+            token=None,
+            summary=f"model {label}.{model.__name__} removed from the apps registry",
+            before=_qualified(model),
+            after=None,
+            advice=ADVICE_REMOVED,
+            details=_details(key, model, "removed", label in _apps().app_configs),
+        )
+
+    def _replaced(self, key: ModelKey, before: type[Model], model: type[Model]) -> Change:
+        label, _ = key
+        return Change(
+            key=".".join(key),
+            token=id(model),
+            summary=f"model {label}.{model.__name__} replaced in the apps registry by another class",
+            before=_qualified(before),
+            after=_qualified(model),
+            advice=ADVICE_REPLACED,
+            details=_details(key, model, "replaced", label in _apps().app_configs),
+            origin=self._frames(model),
+        )
+
+    def _frames(self, model: type[Model]) -> tuple[origin.Frame, ...]:
+        definition = self._definitions.get(model)
+        return definition.frames if definition else ()
+
+
+def _apps() -> Apps:
+    from django.apps import apps
+
+    return apps
+
+
+def _qualified(model: type) -> str:
+    return f"{model.__module__}.{model.__qualname__}"
+
+
+def _details(key: ModelKey, model: type[Model], change: str, installed: bool) -> dict[str, Any]:
+    label, model_name = key
+    return {
+        "change": change,
+        "app_label": label,
+        "model": model.__name__,
+        "model_name": model_name,
+        "installed_app": installed,
+    }

@@ -1,0 +1,249 @@
+"""The isolation engine: snapshots between check points, attribution, leaks and victims.
+
+The engine knows nothing of pytest or unittest. A front (the pytest plugin, the
+Django runner) tells it three things:
+
+* ``checkpoint(owner)``: everything that changed since the previous check point
+  was done by ``owner`` (a test, or a wider scope such as a class setup or a
+  module fixture while it was setting up or tearing down);
+* ``end_scope(scope)``: ``scope`` is over, so whatever it created and is still
+  there is a leak;
+* ``test_started(test_id)`` / ``test_failed(test_id)``: the order, and the
+  failures to link with the leaks that were live when they started.
+
+Example::
+
+    engine = Engine(checks.create(), runner="django")
+    engine.start()
+    test = Scope("app.tests.T.test_x", "test")
+    engine.test_started(test.id)
+    ...  # the test runs
+    engine.checkpoint(test)
+    leaks = engine.end_scope(test)
+    report = engine.finish()
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
+
+from django_isolation.checks import Change, Check
+from django_isolation.origin import Frame
+
+ScopeKind = Literal["test", "class", "module", "package", "session"]
+MAIN_PROCESS: Final = "main"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Something that owns state for a while: a test, or a wider setup scope.
+
+    ``fixture`` names the pytest fixture (or ``setUpClass``/``setUpModule``)
+    that created state for a wider scope, ``fixture_origin`` where it is defined.
+    """
+
+    id: str
+    kind: ScopeKind
+    fixture: str | None = None
+    fixture_origin: Frame | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A leak: state changed by ``test`` and still present when its scope ended."""
+
+    test: str
+    check: str
+    summary: str
+    details: dict[str, Any]
+    origin: tuple[Frame, ...]
+    advice: str
+
+
+class IsolationLeak(Exception):
+    """Raised as an error of the polluting test (or its scope) under ``--isolation-fail``."""
+
+    @classmethod
+    def of(cls, leaks: Sequence[Finding]) -> IsolationLeak:
+        return cls("; ".join(f"[{leak.check}] {leak.summary}" for leak in leaks))
+
+
+@dataclass(frozen=True)
+class Victim:
+    """A failed test and the polluters whose leaks were live when it started."""
+
+    test: str
+    suspects: tuple[str, ...]
+    leaks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckError:
+    """A check that raised; it is switched off for the rest of the run."""
+
+    check: str
+    during: str
+    error: str
+
+
+@dataclass
+class Report:
+    """Everything a run found, ready for :mod:`django_isolation.report`."""
+
+    runner: str
+    checks: list[str]
+    argv: list[str]
+    cwd: str
+    order: dict[str, list[str]]
+    findings: list[Finding]
+    victims: list[Victim]
+    check_errors: list[CheckError]
+
+
+@dataclass
+class _Live:
+    """A change that is present now, who made it, and its finding once judged a leak."""
+
+    check: str
+    change: Change
+    owner: Scope
+    finding: int | None = None
+
+
+@dataclass
+class _Watched:
+    check: Check
+    baseline: Any
+    fingerprint: Hashable
+    live: dict[str, _Live] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs the checks at check points and keeps the ledger of live changes."""
+
+    def __init__(self, checks: Sequence[Check], runner: str, worker: str = MAIN_PROCESS) -> None:
+        self._checks = list(checks)
+        self._runner = runner
+        self._worker = worker
+        self._watched: list[_Watched] = []
+        self._order: list[str] = []
+        self._findings: list[Finding] = []
+        self._victims: list[Victim] = []
+        self._errors: list[CheckError] = []
+        self._suspects_at_start: tuple[int, ...] = ()
+
+    @property
+    def check_names(self) -> list[str]:
+        return [check.name for check in self._checks]
+
+    def start(self) -> None:
+        """Take the session baseline of every check."""
+        for check in self._checks:
+            try:
+                check.start()
+                self._watched.append(_Watched(check, check.capture(), check.fingerprint()))
+            except Exception:
+                self._record_error(check, "start")
+
+    def checkpoint(self, owner: Scope) -> None:
+        """Attribute every change since the previous check point to `owner`."""
+        for watched in list(self._watched):
+            try:
+                self._observe(watched, owner)
+            except Exception:
+                self._drop(watched, "checkpoint")
+
+    def end_scope(self, scope: Scope) -> list[Finding]:
+        """Judge what `scope` left behind; returns the new leaks."""
+        new: list[Finding] = []
+        for watched in self._watched:
+            for live in watched.live.values():
+                if live.owner == scope and live.finding is None:
+                    live.finding = len(self._findings)
+                    self._findings.append(_finding(live))
+                    new.append(self._findings[-1])
+        return new
+
+    def test_started(self, test_id: str) -> None:
+        """Record `test_id` in the run order and the leaks live as it starts."""
+        self._order.append(test_id)
+        self._suspects_at_start = tuple(
+            live.finding for w in self._watched for live in w.live.values() if live.finding is not None
+        )
+
+    def test_failed(self, test_id: str) -> None:
+        """Link a failure of the running test to the leaks that were live when it started."""
+        if not self._suspects_at_start or any(v.test == test_id for v in self._victims):
+            return
+        leaks = [self._findings[index] for index in self._suspects_at_start]
+        suspects = tuple(dict.fromkeys(leak.test for leak in leaks))
+        summaries = tuple(f"{leak.check}: {leak.summary}" for leak in leaks)
+        self._victims.append(Victim(test_id, suspects, summaries))
+
+    def finish(self) -> Report:
+        """Judge what is still live, stop the checks and return the report."""
+        for watched in self._watched:
+            for live in watched.live.values():
+                if live.finding is None:
+                    self.end_scope(live.owner)
+        for watched in self._watched:
+            self._stop(watched.check)
+        return Report(
+            runner=self._runner,
+            checks=self.check_names,
+            argv=list(sys.argv),
+            cwd=os.getcwd(),
+            order={self._worker: list(self._order)},
+            findings=list(self._findings),
+            victims=list(self._victims),
+            check_errors=list(self._errors),
+        )
+
+    def _observe(self, watched: _Watched, owner: Scope) -> None:
+        fingerprint = watched.check.fingerprint()
+        if fingerprint == watched.fingerprint:
+            return
+        watched.fingerprint = fingerprint
+        current = {c.key: c for c in watched.check.diff(watched.baseline, watched.check.capture())}
+        for key in [key for key in watched.live if key not in current]:
+            self._restored(watched.live.pop(key), owner)
+        for key, change in current.items():
+            live = watched.live.get(key)
+            if live is None or live.change.token != change.token:
+                watched.live[key] = _Live(watched.check.name, change, owner)
+
+    def _restored(self, live: _Live, cleaner: Scope) -> None:
+        if live.finding is not None and cleaner.id != live.owner.id:
+            leak = self._findings[live.finding]
+            self._findings[live.finding] = replace(leak, details={**leak.details, "cleaned_by": cleaner.id})
+
+    def _drop(self, watched: _Watched, during: str) -> None:
+        self._record_error(watched.check, during)
+        self._watched.remove(watched)
+        self._stop(watched.check)
+
+    def _stop(self, check: Check) -> None:
+        try:
+            check.stop()
+        except Exception:
+            self._record_error(check, "stop")
+
+    def _record_error(self, check: Check, during: str) -> None:
+        error = "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
+        self._errors.append(CheckError(check.name, during, error))
+
+
+def _finding(live: _Live) -> Finding:
+    change, owner = live.change, live.owner
+    details: dict[str, Any] = {**change.details, "before": change.before, "after": change.after}
+    details["scope"] = owner.kind
+    if owner.fixture:
+        details["fixture"] = owner.fixture
+    if owner.fixture_origin:
+        details["fixture_origin"] = str(owner.fixture_origin)
+    return Finding(owner.id, live.check, change.summary, details, change.origin, change.advice)

@@ -1,0 +1,78 @@
+"""Where things were created: cheap stack capture that keeps only the user's frames."""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass
+from functools import lru_cache
+from types import FrameType
+from typing import Final
+
+_PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
+MAX_FRAMES: Final = 5
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of user code: a file (relative to the working directory when inside it)."""
+
+    file: str
+    line: int
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} in {self.function}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "function": self.function}
+
+
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    dirs.add(_PACKAGE_DIR)
+    return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
+
+
+_LIBRARY_DIRS: Final = _library_dirs()
+
+
+@lru_cache(maxsize=4096)
+def is_user_file(filename: str) -> bool:
+    """True for the project's own files; False for Django, site-packages, the stdlib and us."""
+    if filename.startswith("<"):
+        return False
+    return not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+
+
+def relative_path(filename: str) -> str:
+    """`filename` relative to the working directory, or absolute when outside it."""
+    path = os.path.abspath(filename)
+    cwd = os.path.join(os.getcwd(), "")
+    return path[len(cwd) :] if path.startswith(cwd) else path
+
+
+def user_frames(frame: FrameType | None, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
+    """The innermost `limit` user frames from `frame` outwards, innermost first."""
+    found: list[Frame] = []
+    while frame is not None and len(found) < limit:
+        code = frame.f_code
+        if is_user_file(code.co_filename):
+            found.append(Frame(relative_path(code.co_filename), frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return tuple(found)
+
+
+def capture(limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
+    """User frames of the caller's stack; walks frame objects, never reads source."""
+    return user_frames(sys._getframe(1), limit)
+
+
+def definition_frame(frame: FrameType | None, skip_dirs: tuple[str, ...]) -> FrameType | None:
+    """The first frame outside `skip_dirs` and this package: the code that triggered a callback."""
+    skipped = tuple(os.path.join(d, "") for d in (*skip_dirs, _PACKAGE_DIR))
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(skipped):
+        frame = frame.f_back
+    return frame

@@ -1,0 +1,153 @@
+"""The pytest front, registered only when the checks are on.
+
+Check points: at the end of each test's teardown (owner: the test), and around
+every class-, module-, package- or session-scoped fixture's setup and teardown
+(owner: that scope). unittest's ``setUpClass`` and ``setUpModule`` run as such
+fixtures under pytest, so they are covered the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from django_isolation import checks
+from django_isolation.engine import Engine, Finding, IsolationLeak, Scope, ScopeKind
+from django_isolation.options import EXIT_LEAKS_ONLY, Settings
+from django_isolation.origin import Frame, is_user_file, relative_path
+from django_isolation.report import TITLE, header, render_text, to_json, write_json
+
+_XUNIT_FIXTURE_PREFIXES = (
+    ("_unittest_setUpClass_fixture_", "setUpClass"),
+    ("_xunit_setup_module_fixture_", "setup_module"),
+    ("_xunit_setup_class_fixture_", "setup_class"),
+)
+
+
+class IsolationPlugin:
+    """Drives one :class:`~django_isolation.engine.Engine` through a pytest session."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = Engine(checks.create(), runner="pytest")
+        self._started = False
+        self._owners: list[Scope] = []
+        self._scope_leaks: list[Finding] = []
+        self._leak_errors = 0
+        self._other_failures = 0
+        self._report: dict[str, Any] | None = None
+
+    def pytest_report_header(self) -> str:
+        return header(self.settings, self.engine.check_names)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self) -> Generator[None, object, object]:
+        self.engine.start()
+        self._started = True
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
+        self._owners = [Scope(item.nodeid, "test")]
+        self._scope_leaks = []
+        self.engine.test_started(item.nodeid)
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        if fixturedef.scope == "function" or not self._owners:
+            return (yield)
+        scope = _fixture_scope(fixturedef, request)
+        self.engine.checkpoint(self._owners[-1])
+        # Finalizers run last-in first-out: this one runs after the fixture's own teardown...
+        fixturedef.addfinalizer(functools.partial(self._fixture_torn_down, scope))
+        self._owners.append(scope)
+        try:
+            return (yield)
+        finally:
+            self.engine.checkpoint(scope)
+            self._owners.pop()
+            # ...and this one before it, closing the interval of the test being torn down.
+            fixturedef.addfinalizer(self._checkpoint)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        try:
+            outcome = yield
+        except BaseException:
+            self._end_test()
+            raise
+        leaks = self._end_test()
+        if leaks and self.settings.fail:
+            raise IsolationLeak.of(leaks)
+        return outcome
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.failed:
+            if call.excinfo is not None and call.excinfo.errisinstance(IsolationLeak):
+                self._leak_errors += 1
+            else:
+                self._other_failures += 1
+                self.engine.test_failed(item.nodeid)
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self._started:
+            return
+        self._report = to_json(self.engine.finish())
+        if self.settings.report:
+            write_json(self._report, self.settings.report)
+        if self._leak_errors and not self._other_failures and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = EXIT_LEAKS_ONLY
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._report is not None:
+            terminalreporter.write_sep("=", TITLE)
+            terminalreporter.write_line(render_text(self._report))
+
+    def _checkpoint(self) -> None:
+        if self._owners:  # pytest also tears fixtures down after the session ended (-x, Ctrl-C)
+            self.engine.checkpoint(self._owners[-1])
+
+    def _fixture_torn_down(self, scope: Scope) -> None:
+        if self._owners:
+            self.engine.checkpoint(scope)
+            self._scope_leaks += self.engine.end_scope(scope)
+
+    def _end_test(self) -> list[Finding]:
+        test = self._owners[0]
+        self.engine.checkpoint(test)
+        leaks = [*self._scope_leaks, *self.engine.end_scope(test)]
+        self._owners, self._scope_leaks = [], []
+        return leaks
+
+
+def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Scope:
+    kind: ScopeKind = fixturedef.scope  # type: ignore[assignment]
+    name = _fixture_label(fixturedef.argname)
+    code = getattr(fixturedef.func, "__code__", None)
+    where = None
+    if code is not None and is_user_file(code.co_filename):
+        where = Frame(relative_path(code.co_filename), code.co_firstlineno, fixturedef.argname)
+    if kind == "session":
+        scope_id = where.file if where else "session"
+    else:
+        scope_id = request.node.nodeid
+    return Scope(scope_id, kind, name, where)
+
+
+def _fixture_label(argname: str) -> str:
+    for prefix, label in _XUNIT_FIXTURE_PREFIXES:
+        if argname.startswith(prefix):
+            return label
+    return argname

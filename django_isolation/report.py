@@ -1,0 +1,99 @@
+"""Reports: the JSON document for machines and the terminal summary for people.
+
+The JSON schema (``django-isolation/report/1``) is documented in
+``docs/report.md``; fields are only ever added, never changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from django_isolation.engine import Finding, Report
+from django_isolation.options import CHECK, FAIL, REPORT, Settings
+
+SCHEMA: Final = "django-isolation/report/1"
+TITLE: Final = "django-isolation report"
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The report as the documented JSON object."""
+    return {
+        "schema": SCHEMA,
+        "runner": report.runner,
+        "checks": report.checks,
+        "invocation": {"argv": report.argv, "cwd": report.cwd},
+        "order": report.order,
+        "findings": [_finding_json(f) for f in report.findings],
+        "victims": [{"test": v.test, "suspects": list(v.suspects), "leaks": list(v.leaks)} for v in report.victims],
+        "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],
+    }
+
+
+def write_json(data: dict[str, Any], path: str) -> None:
+    """Write a JSON report (from :func:`to_json`) to `path`, creating its directory."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def header(settings: Settings, checks: Iterable[str]) -> str:
+    """One line for the start of a run: which checks are on and where each setting came from."""
+    sources = settings.sources
+    parts = [f"on by {sources.get(CHECK.dest) or sources.get(FAIL.dest) or sources[REPORT.dest]}"]
+    if settings.report is not None:
+        parts.append(f"JSON report to {settings.report} ({sources[REPORT.dest]})")
+    if settings.fail:
+        parts.append(f"leaks fail the run ({sources[FAIL.dest]})")
+    return f"django-isolation: checks {', '.join(checks)}; {'; '.join(parts)}"
+
+
+def render_text(data: dict[str, Any]) -> str:
+    """The terminal summary of a JSON report: leaks grouped by polluter, then victims."""
+    findings, victims, errors = data["findings"], data["victims"], data["check_errors"]
+    polluters = list(dict.fromkeys(f["test"] for f in findings))
+    lines = [f"{len(polluters)} polluter(s), {len(findings)} leak(s), {len(victims)} possible victim(s)"]
+    for polluter in polluters:
+        lines += ["", f"POLLUTER {polluter}"]
+        for finding in (f for f in findings if f["test"] == polluter):
+            lines += _finding_lines(finding)
+    for victim in victims:
+        lines += ["", f"VICTIM {victim['test']} failed while these leaks were live:"]
+        lines += [f"  suspect {s}" for s in victim["suspects"]]
+        lines += [f"    {leak}" for leak in victim["leaks"]]
+    for error in errors:
+        lines += ["", f"CHECK ERROR {error['check']} during {error['during']}: {error['error']} (check switched off)"]
+    return "\n".join(lines)
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "test": finding.test,
+        "check": finding.check,
+        "summary": finding.summary,
+        "details": finding.details,
+        "origin": [frame.to_json() for frame in finding.origin],
+        "advice": finding.advice,
+    }
+
+
+def _finding_lines(finding: dict[str, Any]) -> list[str]:
+    details = finding["details"]
+    lines = [f"  [{finding['check']}] {finding['summary']}"]
+    lines.append(f"      before: {_value(details.get('before'))}  ->  after: {_value(details.get('after'))}")
+    if details.get("fixture"):
+        where = f" ({details['fixture_origin']})" if details.get("fixture_origin") else ""
+        lines.append(f"      left by {details['scope']} scope of {details['fixture']}{where}")
+    for number, frame in enumerate(finding["origin"]):
+        label = "created at" if number == 0 else "    called from"
+        lines.append(f"      {label} {frame['file']}:{frame['line']} in {frame['function']}")
+    if details.get("cleaned_by"):
+        lines.append(f"      cleaned later by {details['cleaned_by']}")
+    lines.append(f"      advice: {finding['advice']}")
+    return lines
+
+
+def _value(value: str | None) -> str:
+    return "(absent)" if value is None else value
