@@ -1,0 +1,287 @@
+"""Wall-time overhead of ``--isolation-check`` on a clean suite.
+
+Generates a throwaway package of N clean ``django.test.TestCase`` tests doing
+small ORM work on testproject's models (20 tests per class, 5 classes per
+module), then runs it as real subprocesses for each runner (pytest,
+``manage.py test``) and database (SQLite, PostgreSQL): one untimed warm-up of
+each kind, then R alternating plain and ``--isolation-check`` runs. Prints the
+median wall time of each kind, their ratio (checked / plain) and the overhead
+per test. Every run must pass and every checked run's JSON report must hold no
+finding, victim or check error. Budget: at most 1.10x with all default checks
+on (aim for 1.05x).
+
+Run it with the dev environment's Python::
+
+    python benchmarks/overhead.py                       # N=1000, R=5, both runners, both databases
+    python benchmarks/overhead.py --tests 200 --repeat 3 --runner pytest --database sqlite
+    python benchmarks/overhead.py --json overhead.json  # also write the figures as JSON
+
+PostgreSQL is reached through ``--postgres-url``; only the test database Django
+derives from it (``test_testproject`` by default) is created and dropped. If
+the server cannot be reached, PostgreSQL is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = "isolation_bench"
+TESTS_PER_CLASS = 20
+CLASSES_PER_MODULE = 5
+BUDGET = 1.10
+AIM = 1.05
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/testproject"
+RUNNERS = ("pytest", "django")
+DATABASES = ("sqlite", "postgres")
+COLUMNS = ("runner", "database", "tests", "plain_s", "checked_s", "ratio", "overhead_us_per_test")
+
+MODULE_HEADER = """\
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.test import TestCase
+
+from testproject.analytics.models import PageView
+from testproject.shop.models import Order, Product
+"""
+
+CLASS_HEADER = """
+
+class Bench{number:03d}Tests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.product = Product.objects.create(name="base", sku="base-{number}", price=Decimal("5.00"))
+"""
+
+TEST_BODIES = (
+    """
+    def test_{number:05d}_product(self):
+        Product.objects.create(name="p{number}", sku="sku-{number}", price=Decimal("{number}.50"))
+        self.assertEqual(Product.objects.filter(sku__startswith="sku-").count(), 1)
+""",
+    """
+    def test_{number:05d}_order(self):
+        Order.objects.create(product=self.product, quantity={quantity})
+        Order.objects.create(product=self.product, quantity=1)
+        self.assertEqual(self.product.orders.aggregate(total=Sum("quantity"))["total"], {quantity} + 1)
+""",
+    """
+    def test_{number:05d}_page_view(self):
+        PageView.objects.create(path="/page/{number}/")
+        self.assertEqual(PageView.objects.filter(path__startswith="/page/").count(), 1)
+""",
+)
+
+
+class BenchmarkError(Exception):
+    """A run failed or its isolation report was not clean."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The timed runs of one runner on one database."""
+
+    runner: str
+    database: str
+    tests: int
+    plain_runs: list[float]
+    checked_runs: list[float]
+
+    @property
+    def plain(self) -> float:
+        return statistics.median(self.plain_runs)
+
+    @property
+    def checked(self) -> float:
+        return statistics.median(self.checked_runs)
+
+    @property
+    def ratio(self) -> float:
+        return self.checked / self.plain
+
+    @property
+    def overhead_us_per_test(self) -> float:
+        return (self.checked - self.plain) / self.tests * 1e6
+
+    def row(self) -> tuple[str, ...]:
+        return (
+            self.runner,
+            self.database,
+            str(self.tests),
+            f"{self.plain:.3f}",
+            f"{self.checked:.3f}",
+            f"{self.ratio:.3f}",
+            f"{self.overhead_us_per_test:.0f}",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runner": self.runner,
+            "database": self.database,
+            "tests": self.tests,
+            "plain_s": self.plain,
+            "checked_s": self.checked,
+            "ratio": self.ratio,
+            "overhead_us_per_test": self.overhead_us_per_test,
+            "plain_runs_s": self.plain_runs,
+            "checked_runs_s": self.checked_runs,
+        }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=1000, help="number of generated tests (default 1000)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed plain/checked pairs (default 5)")
+    parser.add_argument("--runner", choices=(*RUNNERS, "both"), default="both")
+    parser.add_argument("--database", choices=(*DATABASES, "both"), default="both")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default {DEFAULT_POSTGRES_URL}")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
+    args = parser.parse_args(argv)
+    if args.tests < 1 or args.repeat < 1:
+        parser.error("--tests and --repeat must be at least 1")
+    return args
+
+
+def write_suite(root: Path, tests: int) -> None:
+    """Write `tests` clean TestCase tests into the package ``root / PACKAGE``."""
+    package = root / PACKAGE
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    classes = [range(start, min(start + TESTS_PER_CLASS, tests)) for start in range(0, tests, TESTS_PER_CLASS)]
+    for index in range(0, len(classes), CLASSES_PER_MODULE):
+        source = MODULE_HEADER + "".join(map(class_source, classes[index : index + CLASSES_PER_MODULE]))
+        (package / f"test_bench_{index // CLASSES_PER_MODULE:03d}.py").write_text(source)
+
+
+def class_source(numbers: range) -> str:
+    """One TestCase class holding the tests numbered `numbers`."""
+    tests = (TEST_BODIES[n % len(TEST_BODIES)].format(number=n, quantity=n % 7 + 2) for n in numbers)
+    return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
+
+
+def command(runner: str, report: Path | None) -> list[str]:
+    """The command line of one run; checked when `report` is given."""
+    if runner == "django":
+        argv = [sys.executable, str(REPO / "manage.py"), "test", PACKAGE, "--noinput"]
+    else:
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        argv += ["--ds=testproject.settings", PACKAGE]
+    return argv + (["--isolation-check", "--isolation-report", str(report)] if report else [])
+
+
+def environment(root: Path, database_url: str | None) -> dict[str, str]:
+    """The parent's environment without isolation or database settings, plus the suite's paths."""
+    dropped = ("DATABASE_URL", "PYTEST_ADDOPTS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DJANGO_ISOLATION_")}
+    env["PYTHONPATH"] = os.pathsep.join((str(REPO), str(root)))
+    env["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def timed_run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Wall time of one subprocess run, which must exit 0."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        output = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
+        raise BenchmarkError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
+    return elapsed
+
+
+def check_report(path: Path, tests: int) -> None:
+    """Fail unless the report at `path` ran all `tests` and found nothing."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ran = sum(len(order) for order in data["order"].values())
+    problems = {key: data[key] for key in ("findings", "victims", "check_errors") if data[key]}
+    if problems or ran != tests:
+        raise BenchmarkError(f"checked run not clean ({ran} of {tests} tests ran): {json.dumps(problems)[:2000]}")
+    path.unlink()
+
+
+def measure(runner: str, database: str, url: str | None, root: Path, tests: int, repeat: int) -> Result:
+    """Warm up, then time `repeat` alternating plain and checked runs."""
+    env, report = environment(root, url), root / "report.json"
+    plain_argv, checked_argv = command(runner, None), command(runner, report)
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    for number in range(repeat + 1):
+        for checked, argv in ((False, plain_argv), (True, checked_argv)):
+            elapsed = timed_run(argv, env, root)
+            if checked:
+                check_report(report, tests)
+            if number:
+                runs[checked].append(elapsed)
+    return Result(runner, database, tests, runs[False], runs[True])
+
+
+def reachable(url: str) -> bool:
+    """Whether the server of `url` accepts TCP connections."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", parts.port or 5432), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def print_row(cells: Sequence[str]) -> None:
+    widths = [max(len(column), 8) for column in COLUMNS]
+    print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))))
+    sys.stdout.flush()
+
+
+def verdict(results: list[Result]) -> str:
+    worst = max(results, key=lambda result: result.ratio)
+    status = "within" if worst.ratio <= BUDGET else "OVER"
+    aim = "met" if worst.ratio <= AIM else "missed"
+    where = f"{worst.runner}/{worst.database}"
+    return f"worst ratio {worst.ratio:.3f}x ({where}): {status} the {BUDGET:.2f}x budget; {AIM:.2f}x aim {aim}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    runners = RUNNERS if args.runner == "both" else (args.runner,)
+    databases = [db for db in DATABASES if args.database in (db, "both")]
+    if "postgres" in databases and not reachable(args.postgres_url):
+        print(f"PostgreSQL at {urlsplit(args.postgres_url).netloc} is unreachable; skipping it", file=sys.stderr)
+        databases.remove("postgres")
+    if not databases:
+        print("nothing to measure", file=sys.stderr)
+        return 1
+    urls = {"sqlite": None, "postgres": args.postgres_url}
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="isolation-bench-") as tmp:
+        write_suite(Path(tmp), args.tests)
+        print_row(COLUMNS)
+        try:
+            for runner in runners:
+                for database in databases:
+                    results.append(measure(runner, database, urls[database], Path(tmp), args.tests, args.repeat))
+                    print_row(results[-1].row())
+        except BenchmarkError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            return 1
+    print(verdict(results))
+    if args.json:
+        args.json.write_text(json.dumps([result.to_json() for result in results], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The unittest side of the Django front: a suite that marks test, class and module boundaries.
+
+Imported by :class:`django_isolation.runner.IsolationRunner` only when the checks are on.
+"""
+
+from __future__ import annotations
+
+import unittest
+from typing import Any
+
+from django_isolation.engine import Engine, IsolationLeak, Scope
+
+
+class ScopeError:
+    """Stands for a class or module in ``result.addError`` (as unittest's ``_ErrorHolder`` does)."""
+
+    failureException = None
+
+    def __init__(self, scope_id: str) -> None:
+        self._id = f"isolation leak ({scope_id})"
+
+    def id(self) -> str:
+        return self._id
+
+    def shortDescription(self) -> None:
+        return None
+
+    def __str__(self) -> str:
+        return self._id
+
+
+def _failure_count(result: unittest.TestResult) -> int:
+    return len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+
+
+class IsolationFront:
+    """Turns the suite's class/module/test boundaries into engine calls."""
+
+    def __init__(self, engine: Engine, fail: bool) -> None:
+        self.engine = engine
+        self.fail = fail
+        self.leak_errors = 0
+        self._test: unittest.TestCase | None = None
+        self._test_scope: Scope | None = None
+        self._failures_before = 0
+        self._class: type | None = None
+        self._module: str | None = None
+
+    def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
+        self._test, self._test_scope = test, Scope(test.id(), "test")
+        self.engine.test_started(test.id())
+        self._failures_before = _failure_count(result)
+
+    def test_ended(self, result: unittest.TestResult) -> None:
+        if self._test is None or self._test_scope is None:
+            return
+        test, scope, self._test, self._test_scope = self._test, self._test_scope, None, None
+        self.engine.checkpoint(scope)
+        if _failure_count(result) > self._failures_before:
+            self.engine.test_failed(scope.id)
+        self._judge(scope, test, result)
+
+    def class_set_up(self, test: unittest.TestCase) -> None:
+        if test.__class__ is not self._class:
+            self._class = test.__class__
+            self.engine.checkpoint(_class_scope(self._class))
+
+    def class_torn_down(self, test: unittest.TestCase | None, result: unittest.TestResult) -> None:
+        if self._class is not None and test.__class__ is not self._class:
+            scope = _class_scope(self._class)
+            self.engine.checkpoint(scope)
+            self._judge(scope, ScopeError(scope.id), result)
+
+    def module_set_up(self, test: unittest.TestCase) -> None:
+        module = test.__class__.__module__
+        if module != self._module:
+            self._module = module
+            self.engine.checkpoint(Scope(module, "module", "setUpModule"))
+
+    def module_torn_down(self, result: unittest.TestResult) -> None:
+        if self._module is not None:
+            scope = Scope(self._module, "module", "setUpModule")
+            self.engine.checkpoint(scope)
+            self._judge(scope, ScopeError(scope.id), result)
+
+    def _judge(self, scope: Scope, culprit: Any, result: unittest.TestResult) -> None:
+        leaks = self.engine.end_scope(scope)
+        if leaks and self.fail:
+            result.addError(culprit, (IsolationLeak, IsolationLeak.of(leaks), None))
+            self.leak_errors += 1
+
+
+def _class_scope(cls: type) -> Scope:
+    return Scope(f"{cls.__module__}.{cls.__qualname__}", "class", "setUpClass")
+
+
+class IsolationSuite(unittest.TestSuite):
+    """A flat suite that reports test, class and module boundaries to the isolation front.
+
+    It overrides unittest's private fixture steps (stable since Python 2.7),
+    which ``TestSuite.run`` calls right before each test and once at the end.
+    """
+
+    front: IsolationFront | None = None
+
+    def _tearDownPreviousClass(self, test: Any, result: unittest.TestResult) -> None:
+        if self.front:
+            self.front.test_ended(result)
+        super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
+        if self.front:
+            self.front.class_torn_down(test, result)
+
+    def _handleModuleTearDown(self, result: unittest.TestResult) -> None:
+        super()._handleModuleTearDown(result)  # type: ignore[misc]
+        if self.front:
+            self.front.module_torn_down(result)
+
+    def _handleModuleFixture(self, test: Any, result: unittest.TestResult) -> None:
+        super()._handleModuleFixture(test, result)  # type: ignore[misc]
+        if self.front:
+            self.front.module_set_up(test)
+
+    def _handleClassSetUp(self, test: Any, result: unittest.TestResult) -> None:
+        super()._handleClassSetUp(test, result)  # type: ignore[misc]
+        if not self.front:
+            return
+        self.front.class_set_up(test)
+        if not (getattr(test.__class__, "_classSetupFailed", False) or getattr(result, "_moduleSetUpFailed", False)):
+            self.front.test_started(test, result)

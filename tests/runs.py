@@ -1,0 +1,102 @@
+"""Helpers for real runs of pytest and ``manage.py test`` against testproject, on whichever database is configured.
+
+``DATABASE_URL`` (unset: SQLite; ``postgres://...``: PostgreSQL) is passed on to
+every run, so the same tests prove both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RUNNERS = ("django", "pytest")
+SETTINGS = "testproject.settings"
+# Set by each run itself, never inherited from the shell that runs the toolkit's tests.
+_CONTROLLED = frozenset(
+    {"DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "DJANGO_ISOLATION_CHECK", "DJANGO_ISOLATION_REPORT", "DJANGO_ISOLATION_FAIL"}
+)
+
+
+@dataclass
+class Run:
+    """A finished run: exit status, combined output and the JSON report if one was written."""
+
+    returncode: int
+    output: str
+    report: dict[str, Any] | None
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        assert self.report is not None, self.output
+        return list(self.report["findings"])
+
+    @property
+    def polluters(self) -> list[str]:
+        return list(dict.fromkeys(f["test"] for f in self.findings))
+
+    @property
+    def victims(self) -> dict[str, list[str]]:
+        assert self.report is not None, self.output
+        return {v["test"]: v["suspects"] for v in self.report["victims"]}
+
+
+def run(command: list[str], cwd: Path, report: Path | None = None, **env: str) -> Run:
+    """Run `command` in `cwd` with the repository and `cwd` importable."""
+    inherited = {k: v for k, v in os.environ.items() if k not in _CONTROLLED}
+    environ = {**inherited, "PYTHONPATH": os.pathsep.join([str(REPO), str(cwd)]), **env}
+    environ.setdefault("TESTPROJECT_TEST_DB", f"selftest_{os.getpid()}")
+    done = subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
+    data = json.loads(report.read_text()) if report is not None and report.exists() else None
+    return Run(done.returncode, done.stdout + done.stderr, data)
+
+
+def manage_test(
+    cwd: Path, *args: str, settings: str = SETTINGS, report: Path | None = None, **env: str
+) -> Run:
+    """``python manage.py test --noinput ARGS`` (testproject's runner is IsolationRunner)."""
+    command = [sys.executable, str(REPO / "manage.py"), "test", "--noinput", *args]
+    return run(command, cwd, report, DJANGO_SETTINGS_MODULE=settings, **env)
+
+
+def run_pytest(cwd: Path, *args: str, settings: str = SETTINGS, report: Path | None = None, **env: str) -> Run:
+    """``python -m pytest ARGS`` with testproject's settings."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--ds={settings}", *args]
+    return run(command, cwd, report, **env)
+
+
+class Scenario:
+    """A throwaway test package ``scenario`` in a temporary directory, run by one runner."""
+
+    def __init__(self, root: Path, runner: str) -> None:
+        self.root = root
+        self.runner = runner
+        self.report_path = root / "report.json"
+        (root / "scenario").mkdir()
+        (root / "scenario" / "__init__.py").write_text("")
+
+    def write(self, name: str, source: str) -> None:
+        """Write ``scenario/<name>`` (a path such as ``test_x.py``)."""
+        path = self.root / "scenario" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+
+    def run(self, *args: str, check: bool = True, settings: str = SETTINGS, **env: str) -> Run:
+        """Run the scenario package, with ``--isolation-check --isolation-report`` unless `check` is False."""
+        options = ["--isolation-check", "--isolation-report", str(self.report_path)] if check else []
+        if self.runner == "django":
+            return manage_test(self.root, *options, *args, "scenario", settings=settings, report=self.report_path, **env)
+        options = ["-p", "no:randomly", *options, *args, "scenario"]
+        return run_pytest(self.root, *options, settings=settings, report=self.report_path, **env)
+
+    def test_id(self, module: str, *names: str) -> str:
+        """The id each runner gives ``scenario/<module>.py``'s class or test `names`."""
+        if self.runner == "django":
+            return ".".join(["scenario", module, *names])
+        return "::".join([f"scenario/{module}.py", *names])

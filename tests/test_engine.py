@@ -1,0 +1,133 @@
+"""The engine on its own, driven with small checks over a plain dict: no test runner involved."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from django_isolation.checks import Change
+from django_isolation.engine import Engine, Scope
+
+SHARED: dict[str, str] = {}
+TEST_A, TEST_B, CLASS = Scope("t.a", "test"), Scope("t.b", "test"), Scope("t.C", "class", "setUpClass")
+
+
+class DictCheck:
+    """Watches SHARED; counts how often the engine asked for a full capture."""
+
+    name = "shared_dict"
+
+    def __init__(self) -> None:
+        self.captures = 0
+
+    def start(self) -> None:
+        SHARED.clear()
+
+    def stop(self) -> None:
+        pass
+
+    def fingerprint(self) -> Hashable:
+        return tuple(sorted(SHARED.items()))
+
+    def capture(self) -> dict[str, str]:
+        self.captures += 1
+        return dict(SHARED)
+
+    def diff(self, baseline: dict[str, str], current: dict[str, str]) -> list[Change]:
+        return [
+            Change(key, value, f"{key} set", baseline.get(key), value, "restore it")
+            for key, value in current.items()
+            if baseline.get(key) != value
+        ]
+
+
+class BrokenCheck(DictCheck):
+    """Takes its baseline, then raises at every check point."""
+
+    name = "broken"
+    baseline_taken = False
+
+    def fingerprint(self) -> Hashable:
+        if self.baseline_taken:
+            raise RuntimeError("boom")
+        self.baseline_taken = True
+        return ()
+
+
+def started(*checks: DictCheck) -> Engine:
+    engine = Engine(list(checks), runner="test")
+    engine.start()
+    return engine
+
+
+def test_change_is_a_leak_of_the_scope_that_made_it() -> None:
+    engine = started(DictCheck())
+    engine.test_started(TEST_A.id)
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    [leak] = engine.end_scope(TEST_A)
+    assert (leak.test, leak.check, leak.summary) == ("t.a", "shared_dict", "x set")
+    assert leak.details == {"before": None, "after": "1", "scope": "test"}
+
+
+def test_change_restored_within_its_scope_is_no_leak() -> None:
+    engine = started(DictCheck())
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    del SHARED["x"]
+    engine.checkpoint(TEST_A)
+    assert engine.end_scope(TEST_A) == []
+    assert engine.finish().findings == []
+
+
+def test_wider_scope_owns_its_setup_until_it_ends() -> None:
+    engine = started(DictCheck())
+    SHARED["x"] = "1"
+    engine.checkpoint(CLASS)
+    engine.checkpoint(TEST_A)
+    assert engine.end_scope(TEST_A) == []
+    [leak] = engine.end_scope(CLASS)
+    assert leak.test == "t.C" and leak.details["fixture"] == "setUpClass"
+
+
+def test_cleaner_and_victim_are_linked_to_the_leak() -> None:
+    engine = started(DictCheck())
+    engine.test_started(TEST_A.id)
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    engine.end_scope(TEST_A)
+    engine.test_started(TEST_B.id)
+    engine.test_failed(TEST_B.id)
+    del SHARED["x"]
+    engine.checkpoint(TEST_B)
+    report = engine.finish()
+    [victim] = report.victims
+    assert (victim.test, victim.suspects, victim.leaks) == ("t.b", ("t.a",), ("shared_dict: x set",))
+    assert report.findings[0].details["cleaned_by"] == "t.b"
+    assert report.order == {"main": ["t.a", "t.b"]}
+
+
+def test_failure_with_no_live_leak_is_no_victim() -> None:
+    engine = started(DictCheck())
+    engine.test_started(TEST_A.id)
+    engine.test_failed(TEST_A.id)
+    assert engine.finish().victims == []
+
+
+def test_unchanged_fingerprint_skips_the_capture() -> None:
+    check = DictCheck()
+    engine = started(check)
+    for _ in range(100):
+        engine.checkpoint(TEST_A)
+    assert check.captures == 1  # the baseline only
+
+
+def test_a_check_that_raises_is_reported_and_switched_off() -> None:
+    healthy = DictCheck()
+    engine = started(BrokenCheck(), healthy)
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    engine.checkpoint(TEST_A)
+    report = engine.finish()
+    [error] = report.check_errors
+    assert (error.check, error.during, error.error) == ("broken", "checkpoint", "RuntimeError: boom")
+    assert [f.check for f in report.findings] == ["shared_dict"]

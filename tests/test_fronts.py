@@ -1,0 +1,85 @@
+"""What the fronts promise beyond the checks: nothing loaded when off, clear refusals, the CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from runs import REPO, Scenario, manage_test, run, run_pytest
+
+NOT_LOADED_PROBE = """
+    import sys
+
+
+    def test_nothing_of_the_engine_is_loaded(pytestconfig):
+        assert pytestconfig.pluginmanager.hasplugin("django_isolation")  # the pytest11 entry point
+        assert pytestconfig.pluginmanager.get_plugin("django_isolation_session") is None
+        assert "django_isolation.engine" not in sys.modules
+        assert "django_isolation.pytest_session" not in sys.modules
+"""
+
+
+def test_pytest_plugin_loads_nothing_when_off(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_probe.py", NOT_LOADED_PROBE)
+    result = scenario.run(check=False)
+    assert result.returncode == 0, result.output
+    assert "1 passed" in result.output
+
+
+def test_django_runner_is_a_plain_discover_runner_when_off(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "django")
+    scenario.write(
+        "test_probe.py",
+        """
+        import sys
+
+        from django.test import SimpleTestCase
+
+
+        class ProbeTests(SimpleTestCase):
+            def test_nothing_of_the_engine_is_loaded(self):
+                loaded = sorted(name for name in sys.modules if name.startswith("django_isolation"))
+                self.assertEqual(loaded, ["django_isolation", "django_isolation.options", "django_isolation.runner"])
+        """,
+    )
+    result = scenario.run(check=False)
+    assert result.returncode == 0, result.output
+    assert "Ran 1 test" in result.output
+
+
+def test_parallel_django_runs_are_refused_with_a_clear_message() -> None:
+    result = manage_test(REPO, "--parallel", "2", "--isolation-check", "testproject.demo")
+    assert result.returncode != 0
+    assert "--parallel is not supported yet with --isolation-* options; run with --parallel 1" in result.output
+
+
+def test_xdist_is_refused_with_a_clear_message() -> None:
+    result = run_pytest(REPO, "-n", "2", "--isolation-check", "testproject/demo/clean")
+    assert result.returncode == 4, result.output
+    assert "pytest-xdist (-n) is not supported yet" in result.output
+
+
+def test_runner_options_are_listed_in_manage_py_help() -> None:
+    result = manage_test(REPO, "--help")
+    for flag in ("--isolation-check", "--isolation-report PATH", "--isolation-fail"):
+        assert flag in result.output
+
+
+def test_cli_show_prints_a_report_written_by_a_real_run(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    manage_test(REPO, "--isolation-report", str(report), "testproject.demo.polluted")
+    shown = run([sys.executable, "-m", "django_isolation.cli", "show", str(report)], REPO)
+    assert shown.returncode == 1, shown.output
+    assert "POLLUTER testproject.demo.polluted.test_app_routers.AnalyticsRouterTests" in shown.output
+    assert "created at testproject/demo/polluted/test_app_routers.py:11" in shown.output
+
+
+def test_cli_show_exits_0_on_a_clean_report_and_2_on_a_foreign_file(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    manage_test(REPO, "--isolation-report", str(report), "testproject.demo.clean")
+    assert run([sys.executable, "-m", "django_isolation.cli", "show", str(report)], REPO).returncode == 0
+    (tmp_path / "other.json").write_text('{"schema": "something/else"}')
+    foreign = run([sys.executable, "-m", "django_isolation.cli", "show", str(tmp_path / "other.json")], REPO)
+    assert foreign.returncode == 2
+    assert "is not a django-isolation/report/1 report" in foreign.output

@@ -1,0 +1,182 @@
+"""Attribution to wider scopes: state a class setup or fixture creates and removes is no leak;
+state still there when that scope ended is, and it is reported against the scope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runs import Scenario
+
+HELPERS = """
+    from django.apps import apps
+    from django.db import models
+
+
+    def define(name, label="shop"):
+        return type(name, (models.Model,), {"__module__": __name__, "Meta": type("Meta", (), {"app_label": label})})
+
+
+    def unregister(model):
+        del apps.all_models[model._meta.app_label][model._meta.model_name]
+        apps.clear_cache()
+"""
+
+CLASS_SETUP = """
+    from django.test import SimpleTestCase
+
+    from scenario.helpers import define, unregister
+
+
+    class ClassSetupTests(SimpleTestCase):
+        @classmethod
+        def setUpClass(cls):
+            super().setUpClass()
+            cls.model = define("ClassModel")
+
+        @classmethod
+        def tearDownClass(cls):
+            if {cleanup}:
+                unregister(cls.model)
+            super().tearDownClass()
+
+        def test_one(self):
+            self.assertEqual(self.model._meta.app_label, "shop")
+
+        def test_two(self):
+            self.assertEqual(self.model.__name__, "ClassModel")
+"""
+
+
+def test_class_setup_that_cleans_up_is_quiet(scenario: Scenario) -> None:
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_class.py", CLASS_SETUP.format(cleanup=True))
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    assert len(run.report["order"]["main"]) == 2  # type: ignore[index]
+    assert run.findings == []
+
+
+def test_class_setup_leak_is_reported_against_the_class(scenario: Scenario) -> None:
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_class.py", CLASS_SETUP.format(cleanup=False))
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["test"] == scenario.test_id("test_class", "ClassSetupTests")
+    assert finding["details"]["scope"] == "class"
+    assert finding["details"]["fixture"] == "setUpClass"
+    assert finding["origin"][0]["file"] == "scenario/helpers.py"
+    assert finding["origin"][1]["function"] == "setUpClass"
+
+
+def test_leak_cleaned_by_a_later_test_names_the_cleaner(scenario: Scenario) -> None:
+    scenario.write("helpers.py", HELPERS)
+    scenario.write(
+        "test_cleaner.py",
+        """
+        from django.apps import apps
+        from django.test import SimpleTestCase
+
+        from scenario.helpers import define, unregister
+
+
+        class CleanerTests(SimpleTestCase):
+            def test_a_polluter(self):
+                define("Leaked")
+
+            def test_b_cleaner(self):
+                unregister(apps.get_model("shop", "leaked"))
+        """,
+    )
+    run = scenario.run()
+    [finding] = run.findings
+    assert finding["test"] == scenario.test_id("test_cleaner", "CleanerTests", "test_a_polluter")
+    assert finding["details"]["cleaned_by"] == scenario.test_id("test_cleaner", "CleanerTests", "test_b_cleaner")
+    assert "cleaned later by" in run.output
+
+
+def test_django_setup_module_leak_is_reported_against_the_module(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "django")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write(
+        "test_module.py",
+        """
+        from django.test import SimpleTestCase
+
+        from scenario.helpers import define
+
+
+        def setUpModule():
+            define("ModuleModel")
+
+
+        class ModuleTests(SimpleTestCase):
+            def test_one(self):
+                pass
+        """,
+    )
+    run = scenario.run()
+    [finding] = run.findings
+    assert finding["test"] == "scenario.test_module"
+    assert finding["details"]["scope"] == "module"
+
+
+FIXTURE_SCOPES = """
+    import pytest
+
+    from scenario.helpers import define, unregister
+
+
+    @pytest.fixture(scope={scope!r})
+    def registered_model():
+        model = define("FixtureModel")
+        yield model
+        if {cleanup}:
+            unregister(model)
+
+
+    def test_one(registered_model):
+        assert registered_model._meta.app_label == "shop"
+
+
+    def test_two(registered_model):
+        assert registered_model.__name__ == "FixtureModel"
+"""
+
+
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_wide_fixture_that_cleans_up_is_quiet(tmp_path: Path, scope: str) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope=scope, cleanup=True))
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    assert run.findings == []
+
+
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_wide_fixture_leak_is_reported_against_its_scope(tmp_path: Path, scope: str) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope=scope, cleanup=False))
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["test"] == "scenario/test_fixture.py"  # the module; for a session fixture, its file
+    assert finding["details"]["scope"] == scope
+    assert finding["details"]["fixture"] == "registered_model"
+    assert finding["details"]["fixture_origin"] == "scenario/test_fixture.py:7 in registered_model"
+    assert finding["origin"][1]["function"] == "registered_model"
+    assert "left by " + scope + " scope of registered_model" in run.output
+
+
+def test_wide_fixture_leak_fails_the_last_test_of_its_scope_in_fail_mode(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope="module", cleanup=False))
+    run = scenario.run("--isolation-fail")
+    assert run.returncode == 6, run.output
+    assert "ERROR at teardown of test_two" in run.output
+    assert "2 passed, 1 error" in run.output
