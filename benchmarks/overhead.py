@@ -4,9 +4,12 @@ Generates a throwaway package of N clean ``django.test.TestCase`` tests doing
 small ORM work on testproject's models (20 tests per class, 5 classes per
 module), then runs it as real subprocesses for each runner (pytest,
 ``manage.py test``) and database (SQLite, PostgreSQL): one untimed warm-up of
-each kind, then R alternating plain and ``--isolation-check`` runs. Prints the
-median wall time of each kind, their ratio (checked / plain) and the overhead
-per test. Every run must pass and every checked run's JSON report must hold no
+each kind, then R alternating rounds of three kinds of run: *without*
+django-isolation loaded (``-p no:django_isolation``, or Django's own
+``DiscoverRunner``), *plain* (installed, option off) and *checked*
+(``--isolation-check``). Prints the median wall time of each kind, the cost of
+merely installing the package (off_ratio = plain / without), the cost of the
+checks (ratio = checked / plain) and the checks' overhead per test. Every run must pass and every checked run's JSON report must hold no
 finding, victim or check error. Budget: at most 1.10x with all default checks
 on (aim for 1.05x).
 
@@ -17,7 +20,7 @@ Run it with the dev environment's Python::
     python benchmarks/overhead.py --json overhead.json  # also write the figures as JSON
 
 PostgreSQL is reached through ``--postgres-url``; only the test database Django
-derives from it (``test_testproject`` by default) is created and dropped. If
+derives from it (``test_testproject_bench_<pid>``) is created and dropped. If
 the server cannot be reached, PostgreSQL is skipped.
 """
 
@@ -47,7 +50,9 @@ AIM = 1.05
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/testproject"
 RUNNERS = ("pytest", "django")
 DATABASES = ("sqlite", "postgres")
-COLUMNS = ("runner", "database", "tests", "plain_s", "checked_s", "ratio", "overhead_us_per_test")
+COLUMNS = ("runner", "database", "tests", "without_s", "plain_s", "checked_s", "off_ratio", "ratio", "overhead_us_per_test")
+# A run without django-isolation at all, one with it installed but off ("plain"), one with --isolation-check.
+MODES = ("without", "plain", "checked")
 
 MODULE_HEADER = """\
 from decimal import Decimal
@@ -98,8 +103,13 @@ class Result:
     runner: str
     database: str
     tests: int
+    without_runs: list[float]
     plain_runs: list[float]
     checked_runs: list[float]
+
+    @property
+    def without(self) -> float:
+        return statistics.median(self.without_runs)
 
     @property
     def plain(self) -> float:
@@ -108,6 +118,11 @@ class Result:
     @property
     def checked(self) -> float:
         return statistics.median(self.checked_runs)
+
+    @property
+    def off_ratio(self) -> float:
+        """Installed but off, against not loaded at all: the cost of merely installing the package."""
+        return self.plain / self.without
 
     @property
     def ratio(self) -> float:
@@ -122,8 +137,10 @@ class Result:
             self.runner,
             self.database,
             str(self.tests),
+            f"{self.without:.3f}",
             f"{self.plain:.3f}",
             f"{self.checked:.3f}",
+            f"{self.off_ratio:.3f}",
             f"{self.ratio:.3f}",
             f"{self.overhead_us_per_test:.0f}",
         )
@@ -133,19 +150,23 @@ class Result:
             "runner": self.runner,
             "database": self.database,
             "tests": self.tests,
+            "without_s": self.without,
             "plain_s": self.plain,
             "checked_s": self.checked,
+            "off_ratio": self.off_ratio,
             "ratio": self.ratio,
             "overhead_us_per_test": self.overhead_us_per_test,
+            "without_runs_s": self.without_runs,
             "plain_runs_s": self.plain_runs,
             "checked_runs_s": self.checked_runs,
         }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=1000, help="number of generated tests (default 1000)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed plain/checked pairs (default 5)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds of the three kinds (default 5)")
     parser.add_argument("--runner", choices=(*RUNNERS, "both"), default="both")
     parser.add_argument("--database", choices=(*DATABASES, "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default {DEFAULT_POSTGRES_URL}")
@@ -173,14 +194,17 @@ def class_source(numbers: range) -> str:
     return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
 
 
-def command(runner: str, report: Path | None) -> list[str]:
-    """The command line of one run; checked when `report` is given."""
+def command(runner: str, mode: str, report: Path) -> list[str]:
+    """The command line of one run in `mode` (one of MODES); a checked run writes `report`."""
     if runner == "django":
         argv = [sys.executable, str(REPO / "manage.py"), "test", PACKAGE, "--noinput"]
+        without = ["--testrunner", "django.test.runner.DiscoverRunner"]
     else:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
         argv += ["--ds=testproject.settings", PACKAGE]
-    return argv + (["--isolation-check", "--isolation-report", str(report)] if report else [])
+        without = ["-p", "no:django_isolation"]
+    extra = {"without": without, "plain": [], "checked": ["--isolation-check", "--isolation-report", str(report)]}
+    return argv + extra[mode]
 
 
 def environment(root: Path, database_url: str | None) -> dict[str, str]:
@@ -189,6 +213,7 @@ def environment(root: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DJANGO_ISOLATION_")}
     env["PYTHONPATH"] = os.pathsep.join((str(REPO), str(root)))
     env["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+    env["TESTPROJECT_TEST_DB"] = f"bench_{os.getpid()}"  # its own test database: test_testproject_bench_<pid>
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
@@ -216,18 +241,17 @@ def check_report(path: Path, tests: int) -> None:
 
 
 def measure(runner: str, database: str, url: str | None, root: Path, tests: int, repeat: int) -> Result:
-    """Warm up, then time `repeat` alternating plain and checked runs."""
+    """Warm up, then time `repeat` rounds of the three modes, alternating."""
     env, report = environment(root, url), root / "report.json"
-    plain_argv, checked_argv = command(runner, None), command(runner, report)
-    runs: dict[bool, list[float]] = {False: [], True: []}
+    runs: dict[str, list[float]] = {mode: [] for mode in MODES}
     for number in range(repeat + 1):
-        for checked, argv in ((False, plain_argv), (True, checked_argv)):
-            elapsed = timed_run(argv, env, root)
-            if checked:
+        for mode in MODES:
+            elapsed = timed_run(command(runner, mode, report), env, root)
+            if mode == "checked":
                 check_report(report, tests)
             if number:
-                runs[checked].append(elapsed)
-    return Result(runner, database, tests, runs[False], runs[True])
+                runs[mode].append(elapsed)
+    return Result(runner, database, tests, runs["without"], runs["plain"], runs["checked"])
 
 
 def reachable(url: str) -> bool:
@@ -241,12 +265,14 @@ def reachable(url: str) -> bool:
 
 
 def print_row(cells: Sequence[str]) -> None:
+    """One table line: names left-aligned, figures right-aligned."""
     widths = [max(len(column), 8) for column in COLUMNS]
-    print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))))
-    sys.stdout.flush()
+    line = "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+    print(line, flush=True)
 
 
 def verdict(results: list[Result]) -> str:
+    """The worst ratio against the budget and the aim."""
     worst = max(results, key=lambda result: result.ratio)
     status = "within" if worst.ratio <= BUDGET else "OVER"
     aim = "met" if worst.ratio <= AIM else "missed"
@@ -255,6 +281,7 @@ def verdict(results: list[Result]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Measure every selected runner and database; 0 when all ran clean."""
     args = parse_args(argv)
     runners = RUNNERS if args.runner == "both" else (args.runner,)
     databases = [db for db in DATABASES if args.database in (db, "both")]

@@ -51,7 +51,7 @@ def relative_path(filename: str) -> str:
     """`filename` relative to the working directory, or absolute when outside it."""
     path = os.path.abspath(filename)
     cwd = os.path.join(os.getcwd(), "")
-    return path[len(cwd) :] if path.startswith(cwd) else path
+    return path.removeprefix(cwd)
 
 
 def user_frames(frame: FrameType | None, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:

@@ -67,7 +67,7 @@ class IsolationRunner(DiscoverRunner):
             )
         return suite
 
-    def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> unittest.TestResult:
+    def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> unittest.TextTestResult:
         if not self.isolation.enabled:
             return super().run_suite(suite, **kwargs)
         from django_isolation import checks

@@ -86,7 +86,8 @@ class IsolationFront:
     def _judge(self, scope: Scope, culprit: Any, result: unittest.TestResult) -> None:
         leaks = self.engine.end_scope(scope)
         if leaks and self.fail:
-            result.addError(culprit, (IsolationLeak, IsolationLeak.of(leaks), None))
+            # No traceback: the leak is the message; unittest prints "IsolationLeak: ..." alone.
+            result.addError(culprit, (IsolationLeak, IsolationLeak.of(leaks), None))  # type: ignore[arg-type]
             self.leak_errors += 1
 
 

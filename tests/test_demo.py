@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from runs import REPO, Run, manage_test, run_pytest
 
 POLLUTER_FILE = "testproject/demo/polluted/test_app_routers.py"

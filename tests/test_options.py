@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from runs import REPO, manage_test, run_pytest
 
 from django_isolation.options import Settings, resolve
 from django_isolation.report import header
-from runs import REPO, manage_test, run_pytest
 
 OFF = {"isolation_check": False, "isolation_report": None, "isolation_fail": False}
 

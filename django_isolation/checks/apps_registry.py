@@ -91,7 +91,9 @@ class AppsRegistryCheck:
                 changes.append(self._replaced(key, before, model))
         return changes
 
-    def _on_class_prepared(self, sender: type, **kwargs: Any) -> None:
+    def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
+        if sender._meta.apps is not _apps():
+            return  # isolate_apps and migration states (historical models) have registries of their own
         definer = origin.definition_frame(sys._getframe(1), (self._django_dir,))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
         self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
