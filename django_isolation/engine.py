@@ -147,7 +147,7 @@ class Engine:
             try:
                 check.start()
                 self._watched.append(_Watched(check, check.capture(), check.fingerprint()))
-            except Exception:
+            except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
 
     def checkpoint(self, owner: Scope) -> None:
@@ -155,7 +155,7 @@ class Engine:
         for watched in list(self._watched):
             try:
                 self._observe(watched, owner)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._drop(watched, "checkpoint")
 
     def end_scope(self, scope: Scope) -> list[Finding]:
@@ -230,7 +230,7 @@ class Engine:
     def _stop(self, check: Check) -> None:
         try:
             check.stop()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a broken check must not break the test run
             self._record_error(check, "stop")
 
     def _record_error(self, check: Check, during: str) -> None:

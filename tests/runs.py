@@ -52,7 +52,7 @@ def run(command: list[str], cwd: Path, report: Path | None = None, **env: str) -
     inherited = {k: v for k, v in os.environ.items() if k not in _CONTROLLED}
     environ = {**inherited, "PYTHONPATH": os.pathsep.join([str(REPO), str(cwd)]), **env}
     environ.setdefault("TESTPROJECT_TEST_DB", f"selftest_{os.getpid()}")
-    done = subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300, check=False)
     data = json.loads(report.read_text()) if report is not None and report.exists() else None
     return Run(done.returncode, done.stdout + done.stderr, data)
 

@@ -18,15 +18,20 @@ import sys
 import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Final
+
+import django
+from django.apps import apps
+from django.db.models.signals import class_prepared
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
 
 if TYPE_CHECKING:
-    from django.apps.registry import Apps
     from django.db.models import Model
 
+_DJANGO_DIR: Final = os.path.dirname(django.__file__ or "")
 ModelKey = tuple[str, str]
 Registry = dict[ModelKey, "type[Model]"]
 
@@ -58,27 +63,19 @@ class AppsRegistryCheck:
 
     def __init__(self) -> None:
         self._definitions: weakref.WeakKeyDictionary[type, _Definition] = weakref.WeakKeyDictionary()
-        self._django_dir = ""
 
     def start(self) -> None:
-        import django
-        from django.db.models.signals import class_prepared
-
-        self._django_dir = os.path.dirname(django.__file__ or "")
         class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
 
     def stop(self) -> None:
-        from django.db.models.signals import class_prepared
-
         class_prepared.disconnect(dispatch_uid=id(self))
 
     def fingerprint(self) -> Hashable:
-        all_models = _apps().all_models
-        return tuple(id(m) for models in all_models.values() for m in models.values())
+        return tuple(map(id, chain.from_iterable(models.values() for models in apps.all_models.values())))
 
     def capture(self) -> Registry:
         return {
-            (label, name): model for label, models in _apps().all_models.items() for name, model in models.items()
+            (label, name): model for label, models in apps.all_models.items() for name, model in models.items()
         }
 
     def diff(self, baseline: Registry, current: Registry) -> list[Change]:
@@ -92,9 +89,9 @@ class AppsRegistryCheck:
         return changes
 
     def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
-        if sender._meta.apps is not _apps():
+        if sender._meta.apps is not apps:
             return  # isolate_apps and migration states (historical models) have registries of their own
-        definer = origin.definition_frame(sys._getframe(1), (self._django_dir,))
+        definer = origin.definition_frame(sys._getframe(1), (_DJANGO_DIR,))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
         self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
 
@@ -104,7 +101,7 @@ class AppsRegistryCheck:
 
     def _added(self, key: ModelKey, model: type[Model]) -> Change:
         label, _ = key
-        installed = label in _apps().app_configs
+        installed = label in apps.app_configs
         where = "installed app" if installed else "app label (not installed)"
         return Change(
             key=".".join(key),
@@ -126,7 +123,7 @@ class AppsRegistryCheck:
             before=_qualified(model),
             after=None,
             advice=ADVICE_REMOVED,
-            details=_details(key, model, "removed", label in _apps().app_configs),
+            details=_details(key, model, "removed", label in apps.app_configs),
         )
 
     def _replaced(self, key: ModelKey, before: type[Model], model: type[Model]) -> Change:
@@ -138,19 +135,13 @@ class AppsRegistryCheck:
             before=_qualified(before),
             after=_qualified(model),
             advice=ADVICE_REPLACED,
-            details=_details(key, model, "replaced", label in _apps().app_configs),
+            details=_details(key, model, "replaced", label in apps.app_configs),
             origin=self._frames(model),
         )
 
     def _frames(self, model: type[Model]) -> tuple[origin.Frame, ...]:
         definition = self._definitions.get(model)
         return definition.frames if definition else ()
-
-
-def _apps() -> Apps:
-    from django.apps import apps
-
-    return apps
 
 
 def _qualified(model: type) -> str:
