@@ -135,7 +135,7 @@ class Engine:
         self._findings: list[Finding] = []
         self._victims: list[Victim] = []
         self._errors: list[CheckError] = []
-        self._suspects_at_start: tuple[int, ...] = ()
+        self._live_at_start: list[_Live] = []
 
     @property
     def check_names(self) -> list[str]:
@@ -146,7 +146,7 @@ class Engine:
         for check in self._checks:
             try:
                 check.start()
-                self._watched.append(_Watched(check, check.capture(), check.fingerprint()))
+                self._watched.append(_Watched(check, check.capture(), check.fingerprint(sweep=True)))
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
 
@@ -172,15 +172,28 @@ class Engine:
     def test_started(self, test_id: str) -> None:
         """Record `test_id` in the run order and the leaks live as it starts."""
         self._order.append(test_id)
-        self._suspects_at_start = tuple(
-            live.finding for w in self._watched for live in w.live.values() if live.finding is not None
-        )
+        self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
+        for watched in self._watched:
+            notify = getattr(watched.check, "test_started", None)
+            if notify is not None:
+                notify()
 
     def test_failed(self, test_id: str) -> None:
-        """Link a failure of the running test to the leaks that were live when it started."""
-        if not self._suspects_at_start or any(v.test == test_id for v in self._victims):
+        """Link a failure of the running test to the leaks that were live when it started.
+
+        A check with an ``involved(change)`` method narrows that down to the
+        leaks the failed test came near (e.g. the tables it touched).
+        """
+        if any(v.test == test_id for v in self._victims):
             return
-        leaks = [self._findings[index] for index in self._suspects_at_start]
+        checks = {w.check.name: w.check for w in self._watched}
+        leaks = [
+            self._findings[live.finding]
+            for live in self._live_at_start
+            if live.finding is not None and _involved(checks, live)
+        ]
+        if not leaks:
+            return
         suspects = tuple(dict.fromkeys(leak.test for leak in leaks))
         summaries = tuple(f"{leak.check}: {leak.summary}" for leak in leaks)
         self._victims.append(Victim(test_id, suspects, summaries))
@@ -205,7 +218,7 @@ class Engine:
         )
 
     def _observe(self, watched: _Watched, owner: Scope) -> None:
-        fingerprint = watched.check.fingerprint()
+        fingerprint = watched.check.fingerprint(sweep=owner.kind != "test")
         if fingerprint == watched.fingerprint:
             return
         watched.fingerprint = fingerprint
@@ -236,6 +249,11 @@ class Engine:
     def _record_error(self, check: Check, during: str) -> None:
         error = "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
         self._errors.append(CheckError(check.name, during, error))
+
+
+def _involved(checks: dict[str, Check], live: _Live) -> bool:
+    involved = getattr(checks.get(live.check), "involved", None)
+    return involved is None or bool(involved(live.change))
 
 
 def _finding(live: _Live) -> Finding:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Final
 
 _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
@@ -54,20 +53,32 @@ def relative_path(filename: str) -> str:
     return path.removeprefix(cwd)
 
 
-def user_frames(frame: FrameType | None, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
-    """The innermost `limit` user frames from `frame` outwards, innermost first."""
-    found: list[Frame] = []
-    while frame is not None and len(found) < limit:
-        code = frame.f_code
-        if is_user_file(code.co_filename):
-            found.append(Frame(relative_path(code.co_filename), frame.f_lineno, code.co_name))
+RawStack = tuple[tuple[CodeType, int], ...]
+
+
+def raw_stack(frame: FrameType | None, depth: int = 64) -> RawStack:
+    """The code objects and line numbers of `frame` and its callers: cheap to take, resolved later."""
+    entries: list[tuple[CodeType, int]] = []
+    while frame is not None and len(entries) < depth:
+        entries.append((frame.f_code, frame.f_lineno))
         frame = frame.f_back
+    return tuple(entries)
+
+
+def user_frames_of(stack: RawStack, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
+    """The innermost `limit` user frames of a :func:`raw_stack`, innermost first."""
+    found: list[Frame] = []
+    for code, line in stack:
+        if is_user_file(code.co_filename):
+            found.append(Frame(relative_path(code.co_filename), line, code.co_name))
+            if len(found) == limit:
+                break
     return tuple(found)
 
 
-def capture(limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
-    """User frames of the caller's stack; walks frame objects, never reads source."""
-    return user_frames(sys._getframe(1), limit)
+def user_frames(frame: FrameType | None, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
+    """The innermost `limit` user frames from `frame` outwards, innermost first."""
+    return user_frames_of(raw_stack(frame), limit)
 
 
 def definition_frame(frame: FrameType | None, skip_dirs: tuple[str, ...]) -> FrameType | None:

@@ -25,7 +25,7 @@ class DictCheck:
     def stop(self) -> None:
         pass
 
-    def fingerprint(self) -> Hashable:
+    def fingerprint(self, sweep: bool) -> Hashable:
         return tuple(sorted(SHARED.items()))
 
     def capture(self) -> dict[str, str]:
@@ -46,7 +46,7 @@ class BrokenCheck(DictCheck):
     name = "broken"
     baseline_taken = False
 
-    def fingerprint(self) -> Hashable:
+    def fingerprint(self, sweep: bool) -> Hashable:
         if self.baseline_taken:
             raise RuntimeError("boom")
         self.baseline_taken = True

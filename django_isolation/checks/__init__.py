@@ -1,9 +1,12 @@
 """The check interface and registry.
 
 A check watches one kind of shared state. The engine asks it for a cheap
-``fingerprint()`` at every check point and for a full ``capture()`` only when
-the fingerprint moved; ``diff(baseline, current)`` turns two captures into
-:class:`Change` objects keyed by a stable identity of the state item.
+``fingerprint(sweep)`` at every check point and for a full ``capture()`` only
+when the fingerprint moved; ``diff(baseline, current)`` turns two captures
+into :class:`Change` objects keyed by a stable identity of the state item.
+``sweep`` is true at the baseline and where a wider scope (class, module,
+fixture) sets up or ends: a check that looks only at what it saw change after
+a test looks at everything there.
 
 A new check is one module that defines a class and decorates it with
 :func:`register`; third-party checks are found through the
@@ -17,7 +20,7 @@ A new check is one module that defines a class and decorates it with
 
         def start(self) -> None: ...
         def stop(self) -> None: ...
-        def fingerprint(self) -> object: return tuple(os.environ.items())
+        def fingerprint(self, sweep: bool) -> object: return tuple(os.environ.items())
         def capture(self) -> object: return dict(os.environ)
         def diff(self, baseline, current): ...
 """
@@ -33,7 +36,7 @@ from typing import Any, Final, Protocol, TypeVar
 from django_isolation.origin import Frame
 
 ENTRY_POINT_GROUP: Final = "django_isolation.checks"
-BUILTIN_MODULES: Final = ("django_isolation.checks.apps_registry",)
+BUILTIN_MODULES: Final = ("django_isolation.checks.apps_registry", "django_isolation.checks.db_rows")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Check(Protocol):
 
     def stop(self) -> None: ...
 
-    def fingerprint(self) -> Hashable: ...
+    def fingerprint(self, sweep: bool) -> Hashable: ...
 
     def capture(self) -> Any: ...
 

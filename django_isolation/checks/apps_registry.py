@@ -70,7 +70,7 @@ class AppsRegistryCheck:
     def stop(self) -> None:
         class_prepared.disconnect(dispatch_uid=id(self))
 
-    def fingerprint(self) -> Hashable:
+    def fingerprint(self, sweep: bool) -> Hashable:
         return tuple(map(id, chain.from_iterable(models.values() for models in apps.all_models.values())))
 
     def capture(self) -> Registry:

@@ -1,0 +1,436 @@
+"""``db_rows``: rows left behind in the test databases, each with the stack that inserted it.
+
+Writes are seen at the SQL level through every connection's
+``execute_wrappers`` (``save()``, ``create()``, ``bulk_create()``, many-to-many
+adds, ``loaddata`` and raw cursors alike). After a test only the tables written
+since the previous check point are counted (one query per database); where a
+wider scope sets up or ends, every table is counted, which also catches writers
+outside Django's connections. Rows are identified only when a count differs
+from the baseline, and each new row is matched to an insert of the same
+interval by its primary key (SQLite) or its values, so that the stack that
+created it is known even when a rolled-back transaction let the key be reused.
+Insert records live one interval only.
+
+The check only reads, through the raw DB-API connection (not Django's
+cursor, so it shows in no query log and passes pytest-django's and
+``SimpleTestCase``'s database blockers), inside a savepoint when a transaction
+is open on PostgreSQL. It reads only databases whose name is a test
+database's, and is switched off with an error when a write is seen on any other.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Final
+
+from django.apps import apps
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+TableKey = tuple[str, str]
+MAX_ROWS_SHOWN: Final = 20
+SKIPPED_TABLES: Final = frozenset({"django_migrations"})
+ADVICE: Final = (
+    "create rows inside django.test.TestCase (each test is rolled back) or pytest's django_db mark, "
+    "or delete them in the scope that created them; a TransactionTestCase flush hides this from later "
+    "tests only by luck of order"
+)
+ADVICE_DELETED: Final = "rows that existed when the run started were deleted; use TestCase, or restore them"
+
+_WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE)
+_INSERT_COLUMNS = re.compile(r"\s*INSERT\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
+_WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
+
+
+@dataclass
+class _Insert:
+    """One INSERT seen since the last check point: its rows' values and where it came from."""
+
+    table: str
+    rows: list[dict[str, Any]]
+    stack: origin.RawStack
+    last_row_id: Any
+
+
+@dataclass
+class _Row:
+    """A row present now that was not there at the baseline."""
+
+    pk: Any
+    text: str
+    serial: int
+    frames: tuple[origin.Frame, ...]
+
+
+@dataclass
+class _TableState:
+    """How one table differs from its baseline at the last check point."""
+
+    count: int
+    new_rows: dict[Any, _Row] = field(default_factory=dict)
+    deleted: tuple[Any, ...] = ()
+
+
+@dataclass
+class _Database:
+    """A watched database: its tables, their primary key columns and their baseline."""
+
+    alias: str
+    name: str
+    pk_columns: dict[str, str | None]
+    baseline_counts: dict[str, int]
+    baseline_pks: dict[str, frozenset[Any]]
+    states: dict[str, _TableState] = field(default_factory=dict)
+    pending: dict[str, list[_Insert]] = field(default_factory=dict)
+
+
+def is_test_database(connection: BaseDatabaseWrapper) -> bool:
+    """True when `connection` points at a test database (Django's ``test_`` name, ``TEST['NAME']``, memory)."""
+    settings = connection.settings_dict
+    name = str(settings.get("NAME") or "")
+    return (
+        name.startswith(TEST_DATABASE_PREFIX)
+        or name == (settings.get("TEST") or {}).get("NAME")
+        or (connection.vendor == "sqlite" and (name == ":memory:" or name.startswith("file:memorydb_")))
+    )
+
+
+@register
+class DbRowsCheck:
+    """Rows left in any table of any test database, with the stack of the insert that made them."""
+
+    name = "db_rows"
+
+    def __init__(self) -> None:
+        self._databases: dict[str, _Database] = {}
+        self._dirty: dict[str, set[str] | None] = {}  # alias -> tables written, None: all
+        self._refused: dict[str, str] = {}
+        self._wrapped: list[BaseDatabaseWrapper] = []
+        self._serials = count(1)
+        self._fingerprint: Hashable = ()
+        self._leaky: dict[str, set[str]] = {}  # alias -> tables that differ from the baseline
+        self._touched: set[TableKey] = set()
+
+    def start(self) -> None:
+        for connection in connections.all():
+            connection.execute_wrappers.append(self._observe)
+            self._wrapped.append(connection)
+
+    def stop(self) -> None:
+        for connection in self._wrapped:
+            if self._observe in connection.execute_wrappers:
+                connection.execute_wrappers.remove(self._observe)
+        self._wrapped.clear()
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        if self._refused:
+            alias, name = next(iter(self._refused.items()))
+            raise RuntimeError(
+                f"refusing to read database {name!r} (alias {alias!r}): a write was seen on it and it is not a "
+                f"test database (its name neither starts with {TEST_DATABASE_PREFIX!r} nor is TEST['NAME'])"
+            )
+        self._forget_gone_databases()
+        self._watch_new_databases()
+        for database in self._databases.values():
+            dirty = self._dirty.pop(database.alias, set())
+            tables = list(database.pk_columns) if sweep or dirty is None else [t for t in dirty if t in database.pk_columns]
+            if tables:
+                self._update(database, tables)
+            database.pending.clear()
+        self._dirty.clear()
+        self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
+        self._fingerprint = tuple(
+            (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
+            for database in self._databases.values()
+            for table, state in sorted(database.states.items())
+        )
+        return self._fingerprint
+
+    def capture(self) -> dict[TableKey, _TableState]:
+        return {(db.alias, table): state for db in self._databases.values() for table, state in db.states.items()}
+
+    def diff(self, baseline: dict[TableKey, _TableState], current: dict[TableKey, _TableState]) -> list[Change]:
+        changes: list[Change] = []
+        for (alias, table), state in current.items():
+            database = self._databases[alias]
+            changes += [self._new_row_change(alias, table, row) for row in state.new_rows.values()]
+            hidden = state.count - database.baseline_counts[table] - len(state.new_rows) + len(state.deleted)
+            if hidden:
+                changes.append(self._count_change(alias, table, state, hidden))
+            if state.deleted:
+                changes.append(self._deleted_change(alias, table, state))
+        return changes
+
+    def test_started(self) -> None:
+        """A new test starts: forget which tables the previous one touched."""
+        self._touched.clear()
+
+    def involved(self, change: Change) -> bool:
+        """Whether the running test touched the table of `change` (a victim's suspects)."""
+        return (change.details["database"], change.details["table"]) in self._touched
+
+    def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        result = execute(sql, params, many, context)
+        if isinstance(sql, str):
+            alias = context["connection"].alias
+            if alias in self._leaky:
+                self._touched.update((alias, table) for table in self._leaky[alias] if table in sql)
+            head = sql.lstrip()[:6].upper()
+            if head in _WRITE_HEADS:
+                self._record_write(context["connection"], context["cursor"], head, sql, params, many)
+        return result
+
+    def _record_write(
+        self, connection: BaseDatabaseWrapper, cursor: Any, head: str, sql: str, params: Any, many: bool
+    ) -> None:
+        alias = connection.alias
+        if not is_test_database(connection):
+            self._refused.setdefault(alias, str(connection.settings_dict.get("NAME")))
+            return
+        match = _WRITE.match(sql)
+        if head == "TRUNCA" or match is None:
+            self._dirty[alias] = None
+            return
+        table = match.group(1).split(".")[-1]
+        dirty = self._dirty.setdefault(alias, set())
+        if dirty is not None:
+            dirty.add(table)
+        database = self._databases.get(alias)
+        if head == "INSERT" and database is not None and table in database.pk_columns:
+            last_row_id = cursor.cursor.lastrowid if connection.vendor == "sqlite" and not many else None
+            insert = _Insert(table, _inserted_rows(sql, params, many), origin.raw_stack(sys._getframe(1)), last_row_id)
+            database.pending.setdefault(table, []).append(insert)
+
+    def _forget_gone_databases(self) -> None:
+        for alias in [a for a, db in self._databases.items() if not self._still_there(db)]:
+            del self._databases[alias]
+
+    def _still_there(self, database: _Database) -> bool:
+        connection = connections[database.alias]
+        return connection.settings_dict.get("NAME") == database.name and is_test_database(connection)
+
+    def _watch_new_databases(self) -> None:
+        for connection in connections.all():
+            if connection.alias in self._databases or not is_test_database(connection):
+                continue
+            if connection.settings_dict.get("TEST", {}).get("MIRROR") or connection.connection is None:
+                continue
+            database = _baseline(connection)
+            if database is not None:
+                self._databases[connection.alias] = database
+
+    def _update(self, database: _Database, tables: list[str]) -> None:
+        counts = _read(connections[database.alias], _count, database.alias, tables)
+        if counts is None:
+            return
+        for table, number in counts.items():
+            previous = database.states.get(table)
+            if number == database.baseline_counts[table]:
+                database.states.pop(table, None)
+            elif previous is None or previous.count != number:
+                database.states[table] = self._identify(database, table, number, previous)
+
+    def _identify(self, database: _Database, table: str, number: int, previous: _TableState | None) -> _TableState:
+        state = _TableState(number)
+        pk_column = database.pk_columns[table]
+        if pk_column is None:
+            return state
+        connection = connections[database.alias]
+        rows = _read(connection, _rows_of, database.alias, table, pk_column, database.baseline_pks[table])
+        if rows is None:
+            return state
+        new, deleted = rows
+        known = previous.new_rows if previous else {}
+        for pk, values in new:
+            row = known.get(pk) or self._new_row(database, table, pk, values)
+            state.new_rows[pk] = row
+        state.deleted = deleted
+        return state
+
+    def _new_row(self, database: _Database, table: str, pk: Any, values: dict[str, Any]) -> _Row:
+        insert = _matching_insert(database.pending.get(table, []), pk, values)
+        frames = origin.user_frames_of(insert.stack) if insert else ()
+        return _Row(pk, _row_text(table, values), next(self._serials), frames)
+
+    def _new_row_change(self, alias: str, table: str, row: _Row) -> Change:
+        return Change(
+            key=f"{alias}:{table}:{row.pk}",
+            token=row.serial,
+            summary=f"row left in {table} (database {alias!r}): {row.text}",
+            before=None,
+            after=row.text,
+            advice=ADVICE,
+            details={"database": alias, "table": table, "pk": _json_value(row.pk), "row": row.text},
+            origin=row.frames,
+        )
+
+    def _count_change(self, alias: str, table: str, state: _TableState, hidden: int) -> Change:
+        baseline = self._databases[alias].baseline_counts[table]
+        return Change(
+            key=f"{alias}:{table}:count",
+            token=(state.count, hidden),
+            summary=f"{table} (database {alias!r}) holds {state.count} rows, {baseline} when the run started",
+            before=str(baseline),
+            after=str(state.count),
+            advice=ADVICE,
+            details={"database": alias, "table": table, "count": state.count, "baseline_count": baseline},
+        )
+
+    def _deleted_change(self, alias: str, table: str, state: _TableState) -> Change:
+        shown = [_json_value(pk) for pk in state.deleted[:MAX_ROWS_SHOWN]]
+        return Change(
+            key=f"{alias}:{table}:deleted",
+            token=state.deleted,
+            summary=f"{len(state.deleted)} row(s) of the baseline deleted from {table} (database {alias!r})",
+            before=f"pk in {shown}",
+            after=None,
+            advice=ADVICE_DELETED,
+            details={"database": alias, "table": table, "deleted_pks": shown, "deleted": len(state.deleted)},
+        )
+
+
+def _baseline(connection: BaseDatabaseWrapper) -> _Database | None:
+    pk_columns = _pk_columns(connection)
+    counts = _read(connection, _count, connection.alias, list(pk_columns))
+    if counts is None:
+        return None
+    pks: dict[str, frozenset[Any]] = {}
+    for table, pk_column in pk_columns.items():
+        if counts[table] and pk_column:
+            found = _read(connection, _pks, connection, table, pk_column)
+            pks[table] = frozenset(found or ())
+        else:
+            pks[table] = frozenset()
+    return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks)
+
+
+def _pk_columns(connection: BaseDatabaseWrapper) -> dict[str, str | None]:
+    """Every table of the database (but Django's migration records) and its primary key column."""
+    by_table = {
+        model._meta.db_table: model._meta.pk.column
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.pk is not None
+    }
+    tables = _read(connection, connection.introspection.table_names) or list(by_table)
+    return {table: by_table.get(table) for table in tables if table not in SKIPPED_TABLES}
+
+
+def _read(connection: BaseDatabaseWrapper, query: Callable[..., Any], *args: Any) -> Any:
+    """``query(cursor, *args)`` on a raw cursor of `connection`; None when the database cannot answer now.
+
+    In an open PostgreSQL transaction the query runs in a savepoint, so that a
+    failing read (a table a test dropped) cannot abort the test's transaction.
+    """
+    raw = connection.connection
+    if raw is None:
+        return None
+    savepoint = connection.vendor == "postgresql" and connection.in_atomic_block
+    driver_error = connection.Database.Error  # type: ignore[attr-defined]
+    cursor = raw.cursor()
+    try:
+        if savepoint:
+            cursor.execute("SAVEPOINT django_isolation_read")
+        try:
+            result = query(cursor, *args)
+        except driver_error:
+            if not savepoint:
+                return None
+            cursor.execute("ROLLBACK TO SAVEPOINT django_isolation_read")
+            result = None
+        if savepoint:
+            cursor.execute("RELEASE SAVEPOINT django_isolation_read")
+        return result
+    except driver_error:
+        return None
+    finally:
+        cursor.close()
+
+
+def _count(cursor: Any, alias: str, tables: list[str]) -> dict[str, int]:
+    quote = connections[alias].ops.quote_name
+    if not tables:
+        return {}
+    cursor.execute("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {quote(table)})" for table in tables))
+    return dict(zip(tables, cursor.fetchone()))
+
+
+def _pks(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str) -> list[Any]:
+    quote = connection.ops.quote_name
+    cursor.execute(f"SELECT {quote(pk_column)} FROM {quote(table)}")
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _rows_of(
+    cursor: Any, alias: str, table: str, pk_column: str, baseline: frozenset[Any]
+) -> tuple[list[tuple[Any, dict[str, Any]]], tuple[Any, ...]]:
+    """The rows not in the baseline (at most MAX_ROWS_SHOWN, with their values), and the baseline keys gone."""
+    connection = connections[alias]
+    present = set(_pks(cursor, connection, table, pk_column))
+    new = sorted(present - baseline, key=str)
+    deleted = tuple(sorted(baseline - present, key=str))
+    shown = new[:MAX_ROWS_SHOWN]
+    if not shown:
+        return [], deleted
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["%s"] * len(shown)) if connection.vendor != "sqlite" else ", ".join("?" * len(shown))
+    cursor.execute(f"SELECT * FROM {quote(table)} WHERE {quote(pk_column)} IN ({placeholders})", shown)
+    columns = [column[0] for column in cursor.description]
+    rows = [dict(zip(columns, values)) for values in cursor.fetchall()]
+    by_pk = {row[pk_column]: row for row in rows}
+    return [(pk, by_pk[pk]) for pk in shown if pk in by_pk], deleted
+
+
+def _inserted_rows(sql: str, params: Any, many: bool) -> list[dict[str, Any]]:
+    """Column -> value for each row an INSERT writes, when its column list can be read."""
+    match = _INSERT_COLUMNS.match(sql)
+    if match is None or params is None:
+        return []
+    columns = [column.strip().strip("\"`[]") for column in match.group(1).split(",")]
+    groups = list(params) if many else [params]
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        values = list(group) if isinstance(group, (list, tuple)) else []
+        rows += [dict(zip(columns, values[i : i + len(columns)])) for i in range(0, len(values), len(columns))]
+    return rows
+
+
+def _matching_insert(inserts: Iterable[_Insert], pk: Any, values: dict[str, Any]) -> _Insert | None:
+    """The latest insert of the interval whose row is `pk` (SQLite) or has the same values."""
+    candidates = list(inserts)[::-1]
+    for insert in candidates:
+        if insert.last_row_id is not None and insert.last_row_id == pk and len(insert.rows) <= 1:
+            return insert
+    for insert in candidates:
+        if any(_same_values(row, values) for row in insert.rows):
+            return insert
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _same_values(inserted: dict[str, Any], stored: dict[str, Any]) -> bool:
+    compared = [column for column in inserted if column in stored]
+    return bool(compared) and all(
+        inserted[c] == stored[c] or str(inserted[c]) == str(stored[c]) for c in compared
+    )
+
+
+def _row_text(table: str, values: dict[str, Any], width: int = 120) -> str:
+    shown = ", ".join(f"{column}={_short(value)}" for column, value in values.items())
+    text = f"{table}({shown})"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_value(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
