@@ -44,13 +44,15 @@ class Scope:
     """Something that owns state for a while: a test, or a wider setup scope.
 
     ``fixture`` names the pytest fixture (or ``setUpClass``/``setUpModule``)
-    that created state for a wider scope, ``fixture_origin`` where it is defined.
+    that created state for a wider scope, ``fixture_origin`` where it is
+    defined, ``first_test`` the test whose setup set it up.
     """
 
     id: str
     kind: ScopeKind
     fixture: str | None = None
     fixture_origin: Frame | None = None
+    first_test: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,4 +266,6 @@ def _finding(live: _Live) -> Finding:
         details["fixture"] = owner.fixture
     if owner.fixture_origin:
         details["fixture_origin"] = str(owner.fixture_origin)
+    if owner.first_test:
+        details["first_test"] = owner.first_test
     return Finding(owner.id, live.check, change.summary, details, change.origin, change.advice)

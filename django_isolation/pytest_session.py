@@ -62,7 +62,7 @@ class IsolationPlugin:
     ) -> Generator[None, object, object]:
         if fixturedef.scope == "function" or not self._owners:
             return (yield)
-        scope = _fixture_scope(fixturedef, request)
+        scope = _fixture_scope(fixturedef, request, first_test=self._owners[0].id)
         self.engine.checkpoint(self._owners[-1])
         # Finalizers run last-in first-out: this one runs after the fixture's own teardown...
         fixturedef.addfinalizer(functools.partial(self._fixture_torn_down, scope))
@@ -132,7 +132,7 @@ class IsolationPlugin:
         return leaks
 
 
-def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Scope:
+def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, first_test: str) -> Scope:
     kind: ScopeKind = fixturedef.scope  # type: ignore[assignment]
     name = _fixture_label(fixturedef.argname)
     code = getattr(fixturedef.func, "__code__", None)
@@ -143,7 +143,7 @@ def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRe
         scope_id = where.file if where else "session"
     else:
         scope_id = request.node.nodeid
-    return Scope(scope_id, kind, name, where)
+    return Scope(scope_id, kind, name, where, first_test)
 
 
 def _fixture_label(argname: str) -> str:

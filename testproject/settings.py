@@ -2,8 +2,9 @@
 
 SQLite by default; PostgreSQL (or any database) when ``DATABASE_URL`` is set,
 e.g. ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/testproject``. Tests only
-ever use the test database Django derives from it: ``test_testproject``, or
-``test_testproject_<suffix>`` when ``TESTPROJECT_TEST_DB=<suffix>`` is set.
+ever use the test databases Django derives from it: ``test_testproject`` and
+``test_testproject_other`` (the ``other`` alias), or
+``test_testproject_<alias>_<suffix>`` when ``TESTPROJECT_TEST_DB=<suffix>`` is set.
 """
 
 import os
@@ -25,10 +26,13 @@ INSTALLED_APPS = [
 ]
 
 DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# A second database for multi-database tests: the same server, its own database.
+DATABASES["other"] = {**DATABASES["default"], "NAME": f"{DATABASES['default']['NAME']}_other"}
 # Concurrent runs (the toolkit's tests, the benchmark) each name their own server-side test
-# database; SQLite's stays in memory.
+# databases; SQLite's stay in memory.
 if os.environ.get("TESTPROJECT_TEST_DB") and "sqlite" not in DATABASES["default"]["ENGINE"]:
-    DATABASES["default"]["TEST"] = {"NAME": f"test_testproject_{os.environ['TESTPROJECT_TEST_DB']}"}
+    for alias, database in DATABASES.items():
+        database["TEST"] = {"NAME": f"test_testproject_{alias}_{os.environ['TESTPROJECT_TEST_DB']}"}
 
 TEST_RUNNER = "django_isolation.runner.IsolationRunner"
 

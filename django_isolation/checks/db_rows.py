@@ -43,10 +43,16 @@ ADVICE: Final = (
     "or delete them in the scope that created them; a TransactionTestCase flush hides this from later "
     "tests only by luck of order"
 )
-ADVICE_DELETED: Final = "rows that existed when the run started were deleted; use TestCase, or restore them"
+ADVICE_DELETED: Final = (
+    "rows that existed when the run started were deleted: a TransactionTestCase (or django_db(transaction=True)) "
+    "flush removes rows of data migrations unless serialized_rollback = True, and with it leaves the tables empty "
+    "until the next serialized test; run such tests last (Django's runner does) or restore the rows"
+)
 
-_WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE)
-_INSERT_COLUMNS = re.compile(r"\s*INSERT\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
+_WRITE = re.compile(
+    r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
+)
+_INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
 
 
@@ -116,6 +122,8 @@ class DbRowsCheck:
         self._wrapped: list[BaseDatabaseWrapper] = []
         self._serials = count(1)
         self._fingerprint: Hashable = ()
+        self._reader = _Reader()
+        self._unreadable: set[tuple[str, str]] = set()
         self._leaky: dict[str, set[str]] = {}  # alias -> tables that differ from the baseline
         self._touched: set[TableKey] = set()
 
@@ -125,6 +133,7 @@ class DbRowsCheck:
             self._wrapped.append(connection)
 
     def stop(self) -> None:
+        self._reader.close()
         for connection in self._wrapped:
             if self._observe in connection.execute_wrappers:
                 connection.execute_wrappers.remove(self._observe)
@@ -146,6 +155,7 @@ class DbRowsCheck:
                 self._update(database, tables)
             database.pending.clear()
         self._dirty.clear()
+        self._reader.close()  # never hold a connection past a check point: it would block DROP DATABASE
         self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
         self._fingerprint = tuple(
             (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
@@ -178,14 +188,15 @@ class DbRowsCheck:
         return (change.details["database"], change.details["table"]) in self._touched
 
     def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        if not isinstance(sql, str):
+            return execute(sql, params, many, context)
+        alias = context["connection"].alias
+        if alias in self._leaky:  # before executing: a statement that fails on a leaked row touched it too
+            self._touched.update((alias, table) for table in self._leaky[alias] if table in sql)
         result = execute(sql, params, many, context)
-        if isinstance(sql, str):
-            alias = context["connection"].alias
-            if alias in self._leaky:
-                self._touched.update((alias, table) for table in self._leaky[alias] if table in sql)
-            head = sql.lstrip()[:6].upper()
-            if head in _WRITE_HEADS:
-                self._record_write(context["connection"], context["cursor"], head, sql, params, many)
+        head = sql.lstrip()[:6].upper()
+        if head in _WRITE_HEADS:
+            self._record_write(context["connection"], context["cursor"], head, sql, params, many)
         return result
 
     def _record_write(
@@ -204,7 +215,7 @@ class DbRowsCheck:
         if dirty is not None:
             dirty.add(table)
         database = self._databases.get(alias)
-        if head == "INSERT" and database is not None and table in database.pk_columns:
+        if head in ("INSERT", "REPLAC") and database is not None and table in database.pk_columns:
             last_row_id = cursor.cursor.lastrowid if connection.vendor == "sqlite" and not many else None
             insert = _Insert(table, _inserted_rows(sql, params, many), origin.raw_stack(sys._getframe(1)), last_row_id)
             database.pending.setdefault(table, []).append(insert)
@@ -212,6 +223,7 @@ class DbRowsCheck:
     def _forget_gone_databases(self) -> None:
         for alias in [a for a, db in self._databases.items() if not self._still_there(db)]:
             del self._databases[alias]
+            self._reader.close(alias)
 
     def _still_there(self, database: _Database) -> bool:
         connection = connections[database.alias]
@@ -221,14 +233,17 @@ class DbRowsCheck:
         for connection in connections.all():
             if connection.alias in self._databases or not is_test_database(connection):
                 continue
-            if connection.settings_dict.get("TEST", {}).get("MIRROR") or connection.connection is None:
+            where = (connection.alias, str(connection.settings_dict.get("NAME")))
+            if connection.settings_dict.get("TEST", {}).get("MIRROR") or where in self._unreadable:
                 continue
-            database = _baseline(connection)
-            if database is not None:
+            database = _baseline(connection, self._reader)
+            if database is None:
+                self._unreadable.add(where)  # not tried again while the alias keeps this name
+            else:
                 self._databases[connection.alias] = database
 
     def _update(self, database: _Database, tables: list[str]) -> None:
-        counts = _read(connections[database.alias], _count, database.alias, tables)
+        counts = self._reader.read(connections[database.alias], _count, database.alias, tables)
         if counts is None:
             return
         for table, number in counts.items():
@@ -244,7 +259,7 @@ class DbRowsCheck:
         if pk_column is None:
             return state
         connection = connections[database.alias]
-        rows = _read(connection, _rows_of, database.alias, table, pk_column, database.baseline_pks[table])
+        rows = self._reader.read(connection, _rows_of, database.alias, table, pk_column, database.baseline_pks[table])
         if rows is None:
             return state
         new, deleted = rows
@@ -297,61 +312,92 @@ class DbRowsCheck:
         )
 
 
-def _baseline(connection: BaseDatabaseWrapper) -> _Database | None:
-    pk_columns = _pk_columns(connection)
-    counts = _read(connection, _count, connection.alias, list(pk_columns))
+def _baseline(connection: BaseDatabaseWrapper, reader: _Reader) -> _Database | None:
+    pk_columns = _pk_columns(connection, reader)
+    counts = reader.read(connection, _count, connection.alias, list(pk_columns))
     if counts is None:
         return None
     pks: dict[str, frozenset[Any]] = {}
     for table, pk_column in pk_columns.items():
         if counts[table] and pk_column:
-            found = _read(connection, _pks, connection, table, pk_column)
+            found = reader.read(connection, _pks, connection, table, pk_column)
             pks[table] = frozenset(found or ())
         else:
             pks[table] = frozenset()
     return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks)
 
 
-def _pk_columns(connection: BaseDatabaseWrapper) -> dict[str, str | None]:
+def _pk_columns(connection: BaseDatabaseWrapper, reader: _Reader) -> dict[str, str | None]:
     """Every table of the database (but Django's migration records) and its primary key column."""
     by_table = {
         model._meta.db_table: model._meta.pk.column
         for model in apps.get_models(include_auto_created=True)
         if model._meta.pk is not None
     }
-    tables = _read(connection, connection.introspection.table_names) or list(by_table)
+    tables = reader.read(connection, connection.introspection.table_names) or list(by_table)
     return {table: by_table.get(table) for table in tables if table not in SKIPPED_TABLES}
 
 
-def _read(connection: BaseDatabaseWrapper, query: Callable[..., Any], *args: Any) -> Any:
-    """``query(cursor, *args)`` on a raw cursor of `connection`; None when the database cannot answer now.
+class _Reader:
+    """Reads through a database's raw DB-API connection, or a private one while Django's is closed.
 
-    In an open PostgreSQL transaction the query runs in a savepoint, so that a
-    failing read (a table a test dropped) cannot abort the test's transaction.
+    Django's own connection is used when open: it sees the test's uncommitted
+    rows. Django's ``TestCase.tearDownClass`` closes connections; then a
+    private autocommit connection reads the committed state instead, opened
+    for one check point only (an open one would block the test database's
+    ``DROP DATABASE`` at the end of the run).
     """
-    raw = connection.connection
-    if raw is None:
-        return None
-    savepoint = connection.vendor == "postgresql" and connection.in_atomic_block
-    driver_error = connection.Database.Error  # type: ignore[attr-defined]
-    cursor = raw.cursor()
-    try:
-        if savepoint:
-            cursor.execute("SAVEPOINT django_isolation_read")
+
+    def __init__(self) -> None:
+        self._private: dict[str, Any] = {}
+
+    def read(self, connection: BaseDatabaseWrapper, query: Callable[..., Any], *args: Any) -> Any:
+        """``query(cursor, *args)``; None when the database cannot answer now.
+
+        In an open PostgreSQL transaction the query runs in a savepoint, so
+        that a failing read (a table a test dropped) cannot abort the test's
+        transaction.
+        """
+        driver_error = connection.Database.Error  # type: ignore[attr-defined]
         try:
-            result = query(cursor, *args)
+            raw = connection.connection or self._private_connection(connection)
+            cursor = raw.cursor()
         except driver_error:
-            if not savepoint:
-                return None
-            cursor.execute("ROLLBACK TO SAVEPOINT django_isolation_read")
-            result = None
-        if savepoint:
-            cursor.execute("RELEASE SAVEPOINT django_isolation_read")
-        return result
-    except driver_error:
-        return None
-    finally:
-        cursor.close()
+            return None
+        savepoint = connection.connection is raw and connection.vendor == "postgresql" and connection.in_atomic_block
+        try:
+            if savepoint:
+                cursor.execute("SAVEPOINT django_isolation_read")
+            try:
+                result = query(cursor, *args)
+            except driver_error:
+                if not savepoint:
+                    return None
+                cursor.execute("ROLLBACK TO SAVEPOINT django_isolation_read")
+                result = None
+            if savepoint:
+                cursor.execute("RELEASE SAVEPOINT django_isolation_read")
+            return result
+        except driver_error:
+            return None
+        finally:
+            cursor.close()
+
+    def close(self, alias: str | None = None) -> None:
+        """Close the private connection of `alias` (of every alias when None)."""
+        for name in [alias] if alias else list(self._private):
+            raw = self._private.pop(name, None)
+            if raw is not None:
+                raw.close()
+
+    def _private_connection(self, connection: BaseDatabaseWrapper) -> Any:
+        raw = self._private.get(connection.alias)
+        if raw is None:
+            raw = connection.get_new_connection(connection.get_connection_params())
+            if hasattr(raw, "autocommit"):
+                raw.autocommit = True
+            self._private[connection.alias] = raw
+        return raw
 
 
 def _count(cursor: Any, alias: str, tables: list[str]) -> dict[str, int]:
