@@ -115,6 +115,7 @@ class _Live:
     change: Change
     owner: Scope
     finding: int | None = None
+    replaced: tuple[Change, str] | None = None  # the live change this one overwrote, and its owner
 
 
 @dataclass
@@ -230,7 +231,8 @@ class Engine:
         for key, change in current.items():
             live = watched.live.get(key)
             if live is None or live.change.token != change.token:
-                watched.live[key] = _Live(watched.check.name, change, owner)
+                replaced = None if live is None else live.replaced if live.owner == owner else (live.change, live.owner.id)
+                watched.live[key] = _Live(watched.check.name, change, owner, replaced=replaced)
 
     def _restored(self, live: _Live, cleaner: Scope) -> None:
         if live.finding is not None and cleaner.id != live.owner.id:
@@ -261,6 +263,9 @@ def _involved(checks: dict[str, Check], live: _Live) -> bool:
 def _finding(live: _Live) -> Finding:
     change, owner = live.change, live.owner
     details: dict[str, Any] = {**change.details, "before": change.before, "after": change.after}
+    if live.replaced:
+        details["before"] = live.replaced[0].after
+        details["replaces_state_of"] = live.replaced[1]
     details["scope"] = owner.kind
     if owner.fixture:
         details["fixture"] = owner.fixture

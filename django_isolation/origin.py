@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +31,7 @@ class Frame:
 
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts") if key in paths}
     dirs.add(_PACKAGE_DIR)
     return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
 
@@ -69,11 +70,17 @@ def user_frames_of(stack: RawStack, limit: int = MAX_FRAMES) -> tuple[Frame, ...
     """The innermost `limit` user frames of a :func:`raw_stack`, innermost first."""
     found: list[Frame] = []
     for code, line in stack:
-        if is_user_file(code.co_filename):
+        if is_user_file(code.co_filename) and not _is_launcher(code):
             found.append(Frame(relative_path(code.co_filename), line, code.co_name))
             if len(found) == limit:
                 break
     return tuple(found)
+
+
+def _is_launcher(code: CodeType) -> bool:
+    """The top level of the script that started the run (manage.py, runtests.py): never the culprit."""
+    main = sys.modules.get("__main__")
+    return code.co_name == "<module>" and code.co_filename == getattr(main, "__file__", None)
 
 
 def user_frames(frame: FrameType | None, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:

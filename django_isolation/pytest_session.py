@@ -92,12 +92,15 @@ class IsolationPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if report.failed:
-            if call.excinfo is not None and call.excinfo.errisinstance(IsolationLeak):
-                self._leak_errors += 1
-            else:
-                self._other_failures += 1
-                self.engine.test_failed(item.nodeid)
+        if call.excinfo is not None and call.excinfo.errisinstance(IsolationLeak):
+            report.outcome = "failed"  # an xfail mark must not swallow a leak
+            report.longrepr = f"IsolationLeak: {call.excinfo.value}"  # the message says it all
+            if hasattr(report, "wasxfail"):
+                del report.wasxfail
+            self._leak_errors += 1
+        elif report.failed:
+            self._other_failures += 1
+            self.engine.test_failed(item.nodeid)
         return report
 
     @pytest.hookimpl(tryfirst=True)

@@ -83,6 +83,8 @@ def _finding_lines(finding: dict[str, Any]) -> list[str]:
     details = finding["details"]
     lines = [f"  [{finding['check']}] {finding['summary']}"]
     lines.append(f"      before: {_value(details.get('before'))}  ->  after: {_value(details.get('after'))}")
+    if details.get("replaces_state_of"):
+        lines.append(f"      (the state before was left by {details['replaces_state_of']})")
     if details.get("fixture"):
         where = f" ({details['fixture_origin']})" if details.get("fixture_origin") else ""
         lines.append(f"      left by {details['scope']} scope of {details['fixture']}{where}")

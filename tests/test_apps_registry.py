@@ -242,3 +242,90 @@ def test_a_reloaded_models_module_is_caught_as_a_replacement(scenario: Scenario)
     assert finding["details"]["before"] == finding["details"]["after"] == "scenario.late_models.LateModel"
     assert finding["origin"][0] == {"file": "scenario/late_models.py", "line": 5, "function": "<module>"}
     assert "reload" in finding["advice"]
+
+
+METACLASS = {
+    "base.py": """
+        from django.db import models
+
+
+        class AuditedModelBase(models.base.ModelBase):
+            def __new__(mcs, name, bases, attrs, **kwargs):
+                attrs.setdefault("audited", True)
+                return super().__new__(mcs, name, bases, attrs, **kwargs)
+    """,
+    "late_audited.py": """
+        from django.db import models
+
+        from scenario.base import AuditedModelBase
+
+
+        class LateAudited(models.Model, metaclass=AuditedModelBase):
+            class Meta:
+                app_label = "shop"
+    """,
+    "test_metaclass.py": """
+        import importlib
+
+        from django.db import models
+        from django.test import SimpleTestCase
+
+        from scenario.base import AuditedModelBase
+
+
+        class MetaclassTests(SimpleTestCase):
+            def test_a_late_import(self):
+                importlib.import_module("scenario.late_audited")
+
+            def test_b_inline(self):
+                class Audited(models.Model, metaclass=AuditedModelBase):
+                    class Meta:
+                        app_label = "shop"
+    """,
+}
+
+
+def test_a_model_metaclass_of_the_project_is_seen_through(scenario: Scenario) -> None:
+    for name, source in METACLASS.items():
+        scenario.write(name, source)
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    [finding] = run.findings  # the late import through the metaclass is quiet
+    assert finding["test"] == scenario.test_id("test_metaclass", "MetaclassTests", "test_b_inline")
+    assert finding["origin"][0] == {"file": "scenario/test_metaclass.py", "line": 15, "function": "test_b_inline"}
+
+
+def test_redefining_a_leaked_model_names_the_state_it_replaced(scenario: Scenario) -> None:
+    scenario.write(
+        "test_twice.py",
+        """
+        import warnings
+
+        from django.db import models
+        from django.test import SimpleTestCase
+
+
+        def define():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # Django: "Model ... was already registered"
+
+                class Coupon(models.Model):
+                    class Meta:
+                        app_label = "shop"
+
+
+        class TwiceTests(SimpleTestCase):
+            def test_a_first(self):
+                define()
+
+            def test_b_again(self):
+                define()
+        """,
+    )
+    run = scenario.run()
+    first, second = run.findings
+    assert first["test"] == scenario.test_id("test_twice", "TwiceTests", "test_a_first")
+    assert second["test"] == scenario.test_id("test_twice", "TwiceTests", "test_b_again")
+    assert second["details"]["before"] == first["details"]["after"]
+    assert second["details"]["replaces_state_of"] == first["test"]
+    assert f"(the state before was left by {first['test']})" in run.output

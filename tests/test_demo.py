@@ -42,6 +42,7 @@ def test_polluted_demo_names_the_polluter_its_line_and_its_victim(runner: str, t
     assert finding["details"]["model"] == "AnalyticsModel"
     assert finding["details"]["installed_app"] is True
     assert finding["origin"][0] == {"file": POLLUTER_FILE, "line": POLLUTER_LINE, "function": TEST_NAME}
+    assert [frame["file"] for frame in finding["origin"]] == [POLLUTER_FILE]  # no manage.py, no bin/pytest
     assert "isolate_apps" in finding["advice"]
     assert run.victims == {victim: [polluter]}
     assert run.report is not None and run.report["order"] == {"main": [polluter, victim]}

@@ -179,3 +179,27 @@ def test_wide_fixture_leak_fails_the_last_test_of_its_scope_in_fail_mode(tmp_pat
     assert run.returncode == 6, run.output
     assert "ERROR at teardown of test_two" in run.output
     assert "2 passed, 1 error" in run.output
+
+
+def test_fail_mode_is_not_swallowed_by_an_xfail_mark(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write(
+        "test_xfail.py",
+        """
+        import pytest
+
+        from scenario.helpers import define
+
+
+        @pytest.mark.xfail(reason="known to be broken")
+        def test_leaks_and_is_expected_to_fail():
+            define("XfailModel")
+            assert False
+        """,
+    )
+    run = scenario.run("--isolation-fail")
+    assert run.returncode == 6, run.output
+    assert "1 xfailed, 1 error" in run.output
+    assert "IsolationLeak: [apps_registry] model shop.XfailModel added" in run.output
+    assert "pytest_session.py" not in run.output  # the message alone, no traceback into the plugin

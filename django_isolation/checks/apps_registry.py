@@ -19,10 +19,12 @@ import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
 from itertools import chain
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 import django
 from django.apps import apps
+from django.db.models.base import ModelBase
 from django.db.models.signals import class_prepared
 
 from django_isolation import origin
@@ -91,7 +93,7 @@ class AppsRegistryCheck:
     def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
         if sender._meta.apps is not apps:
             return  # isolate_apps and migration states (historical models) have registries of their own
-        definer = origin.definition_frame(sys._getframe(1), (_DJANGO_DIR,))
+        definer = _class_statement_frame(sys._getframe(1))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
         self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
 
@@ -142,6 +144,21 @@ class AppsRegistryCheck:
     def _frames(self, model: type[Model]) -> tuple[origin.Frame, ...]:
         definition = self._definitions.get(model)
         return definition.frames if definition else ()
+
+
+def _class_statement_frame(frame: FrameType | None) -> FrameType | None:
+    """The frame that ran the class statement: above Django's and any model metaclass's frames."""
+    frame = origin.definition_frame(frame, (_DJANGO_DIR,))
+    while frame is not None and _in_model_metaclass(frame):
+        frame = origin.definition_frame(frame.f_back, (_DJANGO_DIR,))
+    return frame
+
+
+def _in_model_metaclass(frame: FrameType) -> bool:
+    """A method of a ModelBase subclass (django-mptt's, a project's own) creating a model class."""
+    code = frame.f_code
+    first = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+    return isinstance(first, type) and issubclass(first, ModelBase)
 
 
 def _qualified(model: type) -> str:
