@@ -43,6 +43,26 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "isolation_bench"
+BASE_TABLES = 11  # testproject's own tables (auth, contenttypes, shop, analytics, django_migrations)
+SETTINGS = "isolation_bench_settings"
+TABLES_APP = "isolation_bench_tables"
+SETTINGS_SOURCE = f"""\
+import os
+
+from testproject.settings import *  # noqa: F403
+
+if int(os.environ["ISOLATION_BENCH_TABLES"]):
+    INSTALLED_APPS = [*INSTALLED_APPS, {TABLES_APP!r}]  # noqa: F405
+"""
+TABLES_SOURCE = """\
+import os
+
+from django.db import models
+
+for number in range(int(os.environ["ISOLATION_BENCH_TABLES"])):
+    name = f"Extra{number:03d}"
+    globals()[name] = type(name, (models.Model,), {"__module__": __name__, "label": models.CharField(max_length=20)})
+"""
 TESTS_PER_CLASS = 20
 CLASSES_PER_MODULE = 5
 BUDGET = 1.10
@@ -50,7 +70,7 @@ AIM = 1.05
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/testproject"
 RUNNERS = ("pytest", "django")
 DATABASES = ("sqlite", "postgres")
-COLUMNS = ("runner", "database", "tests", "without_s", "plain_s", "checked_s", "off_ratio", "ratio", "overhead_us_per_test")
+COLUMNS = ("runner", "database", "tables", "tests", "without_s", "plain_s", "checked_s", "off_ratio", "ratio", "overhead_us_per_test")
 # A run without django-isolation at all, one with it installed but off ("plain"), one with --isolation-check.
 MODES = ("without", "plain", "checked")
 
@@ -102,6 +122,7 @@ class Result:
 
     runner: str
     database: str
+    tables: int
     tests: int
     without_runs: list[float]
     plain_runs: list[float]
@@ -136,6 +157,7 @@ class Result:
         return (
             self.runner,
             self.database,
+            str(self.tables),
             str(self.tests),
             f"{self.without:.3f}",
             f"{self.plain:.3f}",
@@ -149,6 +171,7 @@ class Result:
         return {
             "runner": self.runner,
             "database": self.database,
+            "tables": self.tables,
             "tests": self.tests,
             "without_s": self.without,
             "plain_s": self.plain,
@@ -170,10 +193,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runner", choices=(*RUNNERS, "both"), default="both")
     parser.add_argument("--database", choices=(*DATABASES, "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default {DEFAULT_POSTGRES_URL}")
+    parser.add_argument(
+        "--tables",
+        default="50,200",
+        help="comma-separated numbers of tables in the database, each a configuration (default 50,200; "
+        "testproject has about a dozen, the rest are generated models)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
     if args.tests < 1 or args.repeat < 1:
         parser.error("--tests and --repeat must be at least 1")
+    try:
+        args.tables = [int(number) for number in args.tables.split(",")]
+    except ValueError:
+        parser.error("--tables takes numbers separated by commas, e.g. 50,200")
     return args
 
 
@@ -182,6 +215,10 @@ def write_suite(root: Path, tests: int) -> None:
     package = root / PACKAGE
     package.mkdir()
     (package / "__init__.py").write_text("")
+    (root / f"{SETTINGS}.py").write_text(SETTINGS_SOURCE)
+    (root / TABLES_APP).mkdir()
+    (root / TABLES_APP / "__init__.py").write_text("")
+    (root / TABLES_APP / "models.py").write_text(TABLES_SOURCE)
     classes = [range(start, min(start + TESTS_PER_CLASS, tests)) for start in range(0, tests, TESTS_PER_CLASS)]
     for index in range(0, len(classes), CLASSES_PER_MODULE):
         source = MODULE_HEADER + "".join(map(class_source, classes[index : index + CLASSES_PER_MODULE]))
@@ -201,18 +238,19 @@ def command(runner: str, mode: str, report: Path) -> list[str]:
         without = ["--testrunner", "django.test.runner.DiscoverRunner"]
     else:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-        argv += ["--ds=testproject.settings", PACKAGE]
+        argv += [f"--ds={SETTINGS}", PACKAGE]
         without = ["-p", "no:django_isolation"]
     extra = {"without": without, "plain": [], "checked": ["--isolation-check", "--isolation-report", str(report)]}
     return argv + extra[mode]
 
 
-def environment(root: Path, database_url: str | None) -> dict[str, str]:
+def environment(root: Path, database_url: str | None, extra_tables: int) -> dict[str, str]:
     """The parent's environment without isolation or database settings, plus the suite's paths."""
     dropped = ("DATABASE_URL", "PYTEST_ADDOPTS")
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DJANGO_ISOLATION_")}
     env["PYTHONPATH"] = os.pathsep.join((str(REPO), str(root)))
-    env["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+    env["DJANGO_SETTINGS_MODULE"] = SETTINGS
+    env["ISOLATION_BENCH_TABLES"] = str(extra_tables)
     env["TESTPROJECT_TEST_DB"] = f"bench_{os.getpid()}"  # its own test database: test_testproject_bench_<pid>
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -240,9 +278,9 @@ def check_report(path: Path, tests: int) -> None:
     path.unlink()
 
 
-def measure(runner: str, database: str, url: str | None, root: Path, tests: int, repeat: int) -> Result:
+def measure(runner: str, database: str, url: str | None, root: Path, tables: int, tests: int, repeat: int) -> Result:
     """Warm up, then time `repeat` rounds of the three modes, alternating."""
-    env, report = environment(root, url), root / "report.json"
+    env, report = environment(root, url, max(0, tables - BASE_TABLES)), root / "report.json"
     runs: dict[str, list[float]] = {mode: [] for mode in MODES}
     for number in range(repeat + 1):
         for mode in MODES:
@@ -251,7 +289,7 @@ def measure(runner: str, database: str, url: str | None, root: Path, tests: int,
                 check_report(report, tests)
             if number:
                 runs[mode].append(elapsed)
-    return Result(runner, database, tests, runs["without"], runs["plain"], runs["checked"])
+    return Result(runner, database, tables, tests, runs["without"], runs["plain"], runs["checked"])
 
 
 def reachable(url: str) -> bool:
@@ -276,7 +314,7 @@ def verdict(results: list[Result]) -> str:
     worst = max(results, key=lambda result: result.ratio)
     status = "within" if worst.ratio <= BUDGET else "OVER"
     aim = "met" if worst.ratio <= AIM else "missed"
-    where = f"{worst.runner}/{worst.database}"
+    where = f"{worst.runner}/{worst.database}/{worst.tables} tables"
     return f"worst ratio {worst.ratio:.3f}x ({where}): {status} the {BUDGET:.2f}x budget; {AIM:.2f}x aim {aim}"
 
 
@@ -297,10 +335,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_suite(Path(tmp), args.tests)
         print_row(COLUMNS)
         try:
-            for runner in runners:
-                for database in databases:
-                    results.append(measure(runner, database, urls[database], Path(tmp), args.tests, args.repeat))
-                    print_row(results[-1].row())
+            for tables in args.tables:
+                for runner in runners:
+                    for database in databases:
+                        result = measure(runner, database, urls[database], Path(tmp), tables, args.tests, args.repeat)
+                        results.append(result)
+                        print_row(result.row())
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 1

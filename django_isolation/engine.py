@@ -5,9 +5,9 @@ Django runner) tells it three things:
 
 * ``checkpoint(owner)``: everything that changed since the previous check point
   was done by ``owner`` (a test, or a wider scope such as a class setup or a
-  module fixture while it was setting up or tearing down);
-* ``end_scope(scope)``: ``scope`` is over, so whatever it created and is still
-  there is a leak;
+  module fixture while it was setting up);
+* ``end_scope(scope)``: ``scope`` is over (a last check point, owned by it), so
+  whatever it created and is still there is a leak;
 * ``test_started(test_id)`` / ``test_failed(test_id)``: the order, and the
   failures to link with the leaks that were live when they started.
 
@@ -18,7 +18,6 @@ Example::
     test = Scope("app.tests.T.test_x", "test")
     engine.test_started(test.id)
     ...  # the test runs
-    engine.checkpoint(test)
     leaks = engine.end_scope(test)
     report = engine.finish()
 """
@@ -37,6 +36,8 @@ from django_isolation.origin import Frame
 
 ScopeKind = Literal["test", "class", "module", "package", "session"]
 MAIN_PROCESS: Final = "main"
+SWEEP_SCOPES: Final = frozenset({"module", "package", "session"})
+"""Scopes whose end is a sweep: checks look at everything, not only at what they saw change."""
 
 
 @dataclass(frozen=True)
@@ -153,16 +154,23 @@ class Engine:
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
 
-    def checkpoint(self, owner: Scope) -> None:
+    def checkpoint(self, owner: Scope, sweep: bool = False) -> None:
         """Attribute every change since the previous check point to `owner`."""
         for watched in list(self._watched):
             try:
-                self._observe(watched, owner)
+                self._observe(watched, owner, sweep)
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._drop(watched, "checkpoint")
 
     def end_scope(self, scope: Scope) -> list[Finding]:
-        """Judge what `scope` left behind; returns the new leaks."""
+        """Take the last check point of `scope` (a sweep for modules and wider) and judge what it left behind.
+
+        Returns the new leaks.
+        """
+        self.checkpoint(scope, sweep=scope.kind in SWEEP_SCOPES)
+        return self._judge(scope)
+
+    def _judge(self, scope: Scope) -> list[Finding]:
         new: list[Finding] = []
         for watched in self._watched:
             for live in watched.live.values():
@@ -171,6 +179,13 @@ class Engine:
                     self._findings.append(_finding(live))
                     new.append(self._findings[-1])
         return new
+
+    def release(self) -> None:
+        """A test database is about to be destroyed: checks let go of their connections."""
+        for watched in self._watched:
+            release = getattr(watched.check, "release", None)
+            if release is not None:
+                release()
 
     def test_started(self, test_id: str) -> None:
         """Record `test_id` in the run order and the leaks live as it starts."""
@@ -206,7 +221,7 @@ class Engine:
         for watched in self._watched:
             for live in watched.live.values():
                 if live.finding is None:
-                    self.end_scope(live.owner)
+                    self._judge(live.owner)
         for watched in self._watched:
             self._stop(watched.check)
         return Report(
@@ -220,8 +235,8 @@ class Engine:
             check_errors=list(self._errors),
         )
 
-    def _observe(self, watched: _Watched, owner: Scope) -> None:
-        fingerprint = watched.check.fingerprint(sweep=owner.kind != "test")
+    def _observe(self, watched: _Watched, owner: Scope, sweep: bool) -> None:
+        fingerprint = watched.check.fingerprint(sweep=sweep)
         if fingerprint == watched.fingerprint:
             return
         watched.fingerprint = fingerprint

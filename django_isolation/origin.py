@@ -58,10 +58,14 @@ RawStack = tuple[tuple[CodeType, int], ...]
 
 
 def raw_stack(frame: FrameType | None, depth: int = 64) -> RawStack:
-    """The code objects and line numbers of `frame` and its callers: cheap to take, resolved later."""
+    """Code objects and instruction offsets of `frame` and its callers.
+
+    Cheap to take (a line number costs a line-table lookup, an offset does
+    not); :func:`user_frames_of` turns the few that matter into lines.
+    """
     entries: list[tuple[CodeType, int]] = []
     while frame is not None and len(entries) < depth:
-        entries.append((frame.f_code, frame.f_lineno))
+        entries.append((frame.f_code, frame.f_lasti))
         frame = frame.f_back
     return tuple(entries)
 
@@ -69,12 +73,19 @@ def raw_stack(frame: FrameType | None, depth: int = 64) -> RawStack:
 def user_frames_of(stack: RawStack, limit: int = MAX_FRAMES) -> tuple[Frame, ...]:
     """The innermost `limit` user frames of a :func:`raw_stack`, innermost first."""
     found: list[Frame] = []
-    for code, line in stack:
+    for code, offset in stack:
         if is_user_file(code.co_filename) and not _is_launcher(code):
-            found.append(Frame(relative_path(code.co_filename), line, code.co_name))
+            found.append(Frame(relative_path(code.co_filename), _line(code, offset), code.co_name))
             if len(found) == limit:
                 break
     return tuple(found)
+
+
+def _line(code: CodeType, offset: int) -> int:
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
 
 
 def _is_launcher(code: CodeType) -> bool:

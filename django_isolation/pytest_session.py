@@ -2,7 +2,7 @@
 
 Check points: at the end of each test's teardown (owner: the test), and around
 every class-, module-, package- or session-scoped fixture's setup and teardown
-(owner: that scope). unittest's ``setUpClass`` and ``setUpModule`` run as such
+(owner: that scope); after the last test of a module, the module's end. unittest's ``setUpClass`` and ``setUpModule`` run as such
 fixtures under pytest, so they are covered the same way.
 """
 
@@ -73,16 +73,16 @@ class IsolationPlugin:
             self.engine.checkpoint(scope)
             self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
-            fixturedef.addfinalizer(self._checkpoint)
+            fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
         try:
             outcome = yield
         except BaseException:
-            self._end_test()
+            self._end_test(item, nextitem)
             raise
-        leaks = self._end_test()
+        leaks = self._end_test(item, nextitem)
         if leaks and self.settings.fail:
             raise IsolationLeak.of(leaks)
         return outcome
@@ -118,19 +118,22 @@ class IsolationPlugin:
             terminalreporter.write_sep("=", TITLE)
             terminalreporter.write_line(render_text(self._report))
 
-    def _checkpoint(self) -> None:
+    def _before_teardown(self, scope: Scope) -> None:
         if self._owners:  # pytest also tears fixtures down after the session ended (-x, Ctrl-C)
             self.engine.checkpoint(self._owners[-1])
+        if scope.kind == "session":  # pytest-django's test databases are destroyed here
+            self.engine.release()
 
     def _fixture_torn_down(self, scope: Scope) -> None:
         if self._owners:
-            self.engine.checkpoint(scope)
             self._scope_leaks += self.engine.end_scope(scope)
 
-    def _end_test(self) -> list[Finding]:
+    def _end_test(self, item: pytest.Item, nextitem: pytest.Item | None) -> list[Finding]:
         test = self._owners[0]
-        self.engine.checkpoint(test)
         leaks = [*self._scope_leaks, *self.engine.end_scope(test)]
+        module = item.getparent(pytest.Module)
+        if module is not None and (nextitem is None or nextitem.getparent(pytest.Module) is not module):
+            leaks += self.engine.end_scope(Scope(module.nodeid, "module"))  # a sweep: every table, say
         self._owners, self._scope_leaks = [], []
         return leaks
 

@@ -55,7 +55,6 @@ class IsolationFront:
         if self._test is None or self._test_scope is None:
             return
         test, scope, self._test, self._test_scope = self._test, self._test_scope, None, None
-        self.engine.checkpoint(scope)
         if _failure_count(result) > self._failures_before:
             self.engine.test_failed(scope.id)
         self._judge(scope, test, result)
@@ -68,7 +67,6 @@ class IsolationFront:
     def class_torn_down(self, test: unittest.TestCase | None, result: unittest.TestResult) -> None:
         if self._class is not None and test.__class__ is not self._class:
             scope = _class_scope(self._class)
-            self.engine.checkpoint(scope)
             self._judge(scope, ScopeError(scope.id), result)
 
     def module_set_up(self, test: unittest.TestCase) -> None:
@@ -80,7 +78,6 @@ class IsolationFront:
     def module_torn_down(self, result: unittest.TestResult) -> None:
         if self._module is not None:
             scope = Scope(self._module, "module", "setUpModule")
-            self.engine.checkpoint(scope)
             self._judge(scope, ScopeError(scope.id), result)
 
     def _judge(self, scope: Scope, culprit: Any, result: unittest.TestResult) -> None:

@@ -4,9 +4,9 @@ A check watches one kind of shared state. The engine asks it for a cheap
 ``fingerprint(sweep)`` at every check point and for a full ``capture()`` only
 when the fingerprint moved; ``diff(baseline, current)`` turns two captures
 into :class:`Change` objects keyed by a stable identity of the state item.
-``sweep`` is true at the baseline and where a wider scope (class, module,
-fixture) sets up or ends: a check that looks only at what it saw change after
-a test looks at everything there.
+``sweep`` is true at the baseline and where a module (or a package, or the
+session) ends: a check that looks only at what it saw change looks at
+everything there.
 
 A new check is one module that defines a class and decorates it with
 :func:`register`; third-party checks are found through the

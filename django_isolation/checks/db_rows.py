@@ -54,16 +54,99 @@ _WRITE = re.compile(
 )
 _INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
+_SAVEPOINT = re.compile(r"\s*(SAVEPOINT|ROLLBACK\s+TO\s+SAVEPOINT|RELEASE\s+SAVEPOINT)\s+[\"`]?(\w+)", re.IGNORECASE)
+_SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
+_SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
 
 
 @dataclass
 class _Insert:
-    """One INSERT seen since the last check point: its rows' values and where it came from."""
+    """One INSERT seen since the last check point: its statement and where it came from.
+
+    The statement is parsed only when a leftover row must be matched with it.
+    """
 
     table: str
-    rows: list[dict[str, Any]]
+    sql: str
+    params: Any
+    many: bool
     stack: origin.RawStack
     last_row_id: Any
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return _inserted_rows(self.sql, self.params, self.many)
+
+
+@dataclass
+class _Savepoint:
+    """An open savepoint, with what was dirty and pending when it was made (or last rolled back to)."""
+
+    name: str
+    interval: int
+    dirty_before: set[str] | None
+    pending_before: int
+    written: set[str] | None = field(default_factory=set)
+
+
+class _Writes:
+    """What one database was seen to write since the last check point, with savepoint rollbacks undone.
+
+    Writes rolled back to a savepoint made in the same interval are forgotten
+    (a ``TestCase`` test's writes, so that no count is needed after it); when a
+    check point came between, the tables written since the savepoint are
+    counted again.
+    """
+
+    def __init__(self) -> None:
+        self.dirty: set[str] | None = set()  # None: every table
+        self.pending: list[_Insert] = []
+        self._savepoints: list[_Savepoint] = []
+        self._interval = 0
+
+    def write(self, table: str | None) -> None:
+        for savepoint in self._savepoints:
+            if savepoint.written is not None:
+                if table is None:
+                    savepoint.written = None
+                else:
+                    savepoint.written.add(table)
+        if table is None:
+            self.dirty = None
+        elif self.dirty is not None:
+            self.dirty.add(table)
+
+    def savepoint(self, name: str) -> None:
+        dirty = None if self.dirty is None else set(self.dirty)
+        self._savepoints.append(_Savepoint(name, self._interval, dirty, len(self.pending)))
+
+    def rollback_to(self, name: str) -> None:
+        savepoint = self._find(name)
+        if savepoint is None:
+            return
+        if savepoint.interval == self._interval:
+            self.dirty = None if savepoint.dirty_before is None else set(savepoint.dirty_before)
+            del self.pending[savepoint.pending_before :]
+        elif savepoint.written is None or self.dirty is None:
+            self.dirty = None
+        else:
+            self.dirty |= savepoint.written
+        index = self._savepoints.index(savepoint)
+        self._savepoints[index:] = []
+        self.savepoint(name)  # it is still open, as if made now
+
+    def release(self, name: str) -> None:
+        savepoint = self._find(name)
+        if savepoint is not None:
+            self._savepoints[self._savepoints.index(savepoint) :] = []
+
+    def checked(self) -> None:
+        """A check point counted what was dirty."""
+        self.dirty, self.pending = set(), []
+        self._interval += 1
+
+    def _find(self, name: str) -> _Savepoint | None:
+        return next((s for s in reversed(self._savepoints) if s.name == name), None)
 
 
 @dataclass
@@ -95,7 +178,6 @@ class _Database:
     baseline_counts: dict[str, int]
     baseline_pks: dict[str, frozenset[Any]]
     states: dict[str, _TableState] = field(default_factory=dict)
-    pending: dict[str, list[_Insert]] = field(default_factory=dict)
 
 
 def is_test_database(connection: BaseDatabaseWrapper) -> bool:
@@ -117,12 +199,14 @@ class DbRowsCheck:
 
     def __init__(self) -> None:
         self._databases: dict[str, _Database] = {}
-        self._dirty: dict[str, set[str] | None] = {}  # alias -> tables written, None: all
+        self._writes: dict[str, _Writes] = {}
+        self._in_transaction: dict[str, bool] = {}
         self._refused: dict[str, str] = {}
         self._wrapped: list[BaseDatabaseWrapper] = []
         self._serials = count(1)
         self._fingerprint: Hashable = ()
         self._reader = _Reader()
+        self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
         self._leaky: dict[str, set[str]] = {}  # alias -> tables that differ from the baseline
         self._touched: set[TableKey] = set()
@@ -131,6 +215,10 @@ class DbRowsCheck:
         for connection in connections.all():
             connection.execute_wrappers.append(self._observe)
             self._wrapped.append(connection)
+
+    def release(self) -> None:
+        """Close the private connections: a test database is about to be destroyed."""
+        self._reader.close()
 
     def stop(self) -> None:
         self._reader.close()
@@ -146,16 +234,24 @@ class DbRowsCheck:
                 f"refusing to read database {name!r} (alias {alias!r}): a write was seen on it and it is not a "
                 f"test database (its name neither starts with {TEST_DATABASE_PREFIX!r} nor is TEST['NAME'])"
             )
-        self._forget_gone_databases()
-        self._watch_new_databases()
+        names = tuple(str(settings.get("NAME")) for settings in connections.settings.values())
+        if names != self._names:  # a test database was set up or destroyed
+            self._names = names
+            self._forget_gone_databases()
+            self._watch_new_databases()
         for database in self._databases.values():
-            dirty = self._dirty.pop(database.alias, set())
-            tables = list(database.pk_columns) if sweep or dirty is None else [t for t in dirty if t in database.pk_columns]
+            writes = self._writes.get(database.alias) or _Writes()
+            if sweep or writes.dirty is None:
+                tables = list(database.pk_columns)
+            else:
+                tables = [t for t in writes.dirty if t in database.pk_columns]
+                if self._transaction_ended(database.alias):  # its rollback or commit is not a statement
+                    tables += [t for t in database.states if t not in writes.dirty]
             if tables:
-                self._update(database, tables)
-            database.pending.clear()
-        self._dirty.clear()
-        self._reader.close()  # never hold a connection past a check point: it would block DROP DATABASE
+                self._update(database, tables, writes.pending)
+        for writes in self._writes.values():
+            writes.checked()
+        self._reader.schema_changed.clear()
         self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
         self._fingerprint = tuple(
             (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
@@ -197,7 +293,31 @@ class DbRowsCheck:
         head = sql.lstrip()[:6].upper()
         if head in _WRITE_HEADS:
             self._record_write(context["connection"], context["cursor"], head, sql, params, many)
+        elif head in _SAVEPOINT_HEADS:
+            self._record_savepoint(alias, sql)
+        elif head in _SCHEMA_HEADS:
+            self._reader.schema_changed.add(alias)
         return result
+
+    def _transaction_ended(self, alias: str) -> bool:
+        """Whether the transaction open at the last check point has ended (a class's rollback)."""
+        connection = connections[alias]
+        now = connection.connection is not None and connection.in_atomic_block
+        before, self._in_transaction[alias] = self._in_transaction.get(alias, False), now
+        return before and not now
+
+    def _record_savepoint(self, alias: str, sql: str) -> None:
+        match = _SAVEPOINT.match(sql)
+        if match is None:
+            return
+        writes = self._writes.setdefault(alias, _Writes())
+        verb, name = match.group(1).upper(), match.group(2)
+        if verb == "SAVEPOINT":
+            writes.savepoint(name)
+        elif verb.startswith("ROLLBACK"):
+            writes.rollback_to(name)
+        else:
+            writes.release(name)
 
     def _record_write(
         self, connection: BaseDatabaseWrapper, cursor: Any, head: str, sql: str, params: Any, many: bool
@@ -207,18 +327,16 @@ class DbRowsCheck:
             self._refused.setdefault(alias, str(connection.settings_dict.get("NAME")))
             return
         match = _WRITE.match(sql)
+        writes = self._writes.setdefault(alias, _Writes())
         if head == "TRUNCA" or match is None:
-            self._dirty[alias] = None
+            writes.write(None)
             return
         table = match.group(1).split(".")[-1]
-        dirty = self._dirty.setdefault(alias, set())
-        if dirty is not None:
-            dirty.add(table)
+        writes.write(table)
         database = self._databases.get(alias)
         if head in ("INSERT", "REPLAC") and database is not None and table in database.pk_columns:
             last_row_id = cursor.cursor.lastrowid if connection.vendor == "sqlite" and not many else None
-            insert = _Insert(table, _inserted_rows(sql, params, many), origin.raw_stack(sys._getframe(1)), last_row_id)
-            database.pending.setdefault(table, []).append(insert)
+            writes.pending.append(_Insert(table, sql, params, many, origin.raw_stack(sys._getframe(1)), last_row_id))
 
     def _forget_gone_databases(self) -> None:
         for alias in [a for a, db in self._databases.items() if not self._still_there(db)]:
@@ -242,7 +360,7 @@ class DbRowsCheck:
             else:
                 self._databases[connection.alias] = database
 
-    def _update(self, database: _Database, tables: list[str]) -> None:
+    def _update(self, database: _Database, tables: list[str], pending: list[_Insert]) -> None:
         counts = self._reader.read(connections[database.alias], _count, database.alias, tables)
         if counts is None:
             return
@@ -251,9 +369,11 @@ class DbRowsCheck:
             if number == database.baseline_counts[table]:
                 database.states.pop(table, None)
             elif previous is None or previous.count != number:
-                database.states[table] = self._identify(database, table, number, previous)
+                database.states[table] = self._identify(database, table, number, previous, pending)
 
-    def _identify(self, database: _Database, table: str, number: int, previous: _TableState | None) -> _TableState:
+    def _identify(
+        self, database: _Database, table: str, number: int, previous: _TableState | None, pending: list[_Insert]
+    ) -> _TableState:
         state = _TableState(number)
         pk_column = database.pk_columns[table]
         if pk_column is None:
@@ -265,13 +385,13 @@ class DbRowsCheck:
         new, deleted = rows
         known = previous.new_rows if previous else {}
         for pk, values in new:
-            row = known.get(pk) or self._new_row(database, table, pk, values)
+            row = known.get(pk) or self._new_row(table, pk, values, pending)
             state.new_rows[pk] = row
         state.deleted = deleted
         return state
 
-    def _new_row(self, database: _Database, table: str, pk: Any, values: dict[str, Any]) -> _Row:
-        insert = _matching_insert(database.pending.get(table, []), pk, values)
+    def _new_row(self, table: str, pk: Any, values: dict[str, Any], pending: list[_Insert]) -> _Row:
+        insert = _matching_insert([i for i in pending if i.table == table], pk, values)
         frames = origin.user_frames_of(insert.stack) if insert else ()
         return _Row(pk, _row_text(table, values), next(self._serials), frames)
 
@@ -343,20 +463,22 @@ class _Reader:
 
     Django's own connection is used when open: it sees the test's uncommitted
     rows. Django's ``TestCase.tearDownClass`` closes connections; then a
-    private autocommit connection reads the committed state instead, opened
-    for one check point only (an open one would block the test database's
-    ``DROP DATABASE`` at the end of the run).
+    private autocommit connection reads the committed state instead. It stays
+    open (idle, holding no lock) until :meth:`close`, which the fronts trigger
+    before a test database is destroyed (an open one would block ``DROP
+    DATABASE``).
     """
 
     def __init__(self) -> None:
         self._private: dict[str, Any] = {}
+        self.schema_changed: set[str] = set()  # aliases with DDL since the last check point
 
     def read(self, connection: BaseDatabaseWrapper, query: Callable[..., Any], *args: Any) -> Any:
         """``query(cursor, *args)``; None when the database cannot answer now.
 
-        In an open PostgreSQL transaction the query runs in a savepoint, so
-        that a failing read (a table a test dropped) cannot abort the test's
-        transaction.
+        In an open PostgreSQL transaction, after DDL, the query runs in a
+        savepoint, so that a failing read (a table a test dropped) cannot abort
+        the test's transaction.
         """
         driver_error = connection.Database.Error  # type: ignore[attr-defined]
         try:
@@ -364,7 +486,12 @@ class _Reader:
             cursor = raw.cursor()
         except driver_error:
             return None
-        savepoint = connection.connection is raw and connection.vendor == "postgresql" and connection.in_atomic_block
+        savepoint = (
+            connection.connection is raw
+            and connection.vendor == "postgresql"
+            and connection.in_atomic_block
+            and connection.alias in self.schema_changed
+        )
         try:
             if savepoint:
                 cursor.execute("SAVEPOINT django_isolation_read")
