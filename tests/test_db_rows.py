@@ -38,7 +38,7 @@ TESTCASE_CLEAN = """
 
         def test_products(self):
             Product.objects.create(name="Pen", sku="PEN", price="1.00")
-            self.assertEqual(Product.objects.count(), 3)  # the gift card of the data migration, the mug, the pen
+            self.assertEqual(Product.objects.count(), 2)  # the mug and the pen
 """
 
 
@@ -72,7 +72,7 @@ PATHS = """
             User.objects.get(username="saved").groups.add(group)  # @m2m
             call_command("loaddata", os.path.join(os.path.dirname(__file__), "views.json"), verbosity=0)  # @loaddata
             with connection.cursor() as cursor:
-                cursor.execute("INSERT INTO shop_order (product_id, quantity, created) VALUES (%s, %s, %s)", [1, 3, "2026-01-01 00:00:00+00:00"])  # @raw
+                cursor.execute("INSERT INTO shop_order (product_id, quantity, created) VALUES ((SELECT id FROM shop_product WHERE sku = %s), %s, %s)", ["A", 3, "2026-01-01 00:00:00+00:00"])  # @raw
             super().setUpClass()
 
         def test_sees_them(self):
@@ -203,7 +203,7 @@ def test_pytest_django_db_marks_are_quiet(tmp_path: Path) -> None:
             User.objects.create(username="a")
 
 
-        @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+        @pytest.mark.django_db(transaction=True)
         def test_transactional():
             User.objects.create(username="b")
 
@@ -243,26 +243,46 @@ TRANSACTIONAL = """
 
 
 def test_transaction_test_case_is_named_the_cleaner_and_its_own_rows_are_quiet(scenario: Scenario) -> None:
-    scenario.write("test_flush.py", TRANSACTIONAL.format(serialized=True))
+    scenario.write("test_flush.py", TRANSACTIONAL.format(serialized=False))
     run = scenario.run()
     assert run.returncode == 0, run.output
-    [leak] = [f for f in row_findings(run) if "row" in f["details"]]
+    [leak] = run.findings
     assert leak["test"] == scenario.test_id("test_flush", "ALeakyTests")
     assert "username='leaked'" in leak["details"]["row"]
     assert leak["details"]["cleaned_by"] == scenario.test_id("test_flush", "BFlushTests", "test_writes_and_is_flushed")
 
 
+def test_data_migration_rows_are_baseline(scenario: Scenario) -> None:
+    scenario.write(
+        "test_catalog.py",
+        """
+        from django.test import TestCase
+
+        from testproject.catalog.models import Category
+
+
+        class CatalogTests(TestCase):
+            def test_default_category(self):
+                Category.objects.create(name="Mugs")
+                self.assertEqual(Category.objects.count(), 2)
+        """,
+    )
+    run = scenario.run(settings="testproject.settings_with_catalog")
+    assert run.returncode == 0, run.output
+    assert run.findings == []
+
+
 def test_transaction_test_case_flushing_data_migration_rows_is_reported(tmp_path: Path) -> None:
-    scenario = Scenario(tmp_path, "django")  # under pytest-django the gift card is back before the run ends
+    scenario = Scenario(tmp_path, "django")
     scenario.write("test_flush.py", TRANSACTIONAL.format(serialized=False))
-    run = scenario.run()
+    run = scenario.run(settings="testproject.settings_with_catalog")
     flush_id = scenario.test_id("test_flush", "BFlushTests", "test_writes_and_is_flushed")
     [deleted] = [f for f in row_findings(run) if f["details"].get("deleted")]
     assert deleted["test"] == flush_id
-    assert deleted["details"]["table"] == "shop_product"  # the gift card of shop's data migration
+    assert deleted["details"]["table"] == "catalog_category"  # the row of catalog's data migration
     assert deleted["details"]["deleted"] == 1
     assert "serialized_rollback" in deleted["advice"]
-    assert [f["details"]["table"] for f in row_findings(run) if f["test"] == flush_id] == ["shop_product"]
+    assert [f["details"]["table"] for f in row_findings(run) if f["test"] == flush_id] == ["catalog_category"]
 
 
 def test_leak_on_the_second_database_is_found_and_attributed(scenario: Scenario) -> None:
@@ -316,7 +336,7 @@ VICTIMS = """
             User.objects.create(username="ned")
 
         def test_fails_elsewhere(self):
-            self.assertEqual(Product.objects.count(), 0)
+            self.assertEqual(Product.objects.count(), 1)
 """
 
 

@@ -209,7 +209,7 @@ class DbRowsCheck:
         self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
         self._leaky: dict[str, set[str]] = {}  # alias -> tables that differ from the baseline
-        self._touched: set[TableKey] = set()
+        self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
 
     def start(self) -> None:
         for connection in connections.all():
@@ -239,26 +239,34 @@ class DbRowsCheck:
             self._names = names
             self._forget_gone_databases()
             self._watch_new_databases()
+        updated = False
         for database in self._databases.values():
-            writes = self._writes.get(database.alias) or _Writes()
-            if sweep or writes.dirty is None:
-                tables = list(database.pk_columns)
-            else:
-                tables = [t for t in writes.dirty if t in database.pk_columns]
-                if self._transaction_ended(database.alias):  # its rollback or commit is not a statement
-                    tables += [t for t in database.states if t not in writes.dirty]
+            tables = self._tables_to_count(database, sweep)
             if tables:
-                self._update(database, tables, writes.pending)
+                self._update(database, tables, self._writes[database.alias].pending if database.alias in self._writes else [])
+                updated = True
         for writes in self._writes.values():
             writes.checked()
         self._reader.schema_changed.clear()
-        self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
-        self._fingerprint = tuple(
-            (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
-            for database in self._databases.values()
-            for table, state in sorted(database.states.items())
-        )
+        if updated:
+            self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
+            self._fingerprint = tuple(
+                (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
+                for database in self._databases.values()
+                for table, state in sorted(database.states.items())
+            )
         return self._fingerprint
+
+    def _tables_to_count(self, database: _Database, sweep: bool) -> list[str]:
+        writes = self._writes.get(database.alias)
+        dirty = set() if writes is None else writes.dirty
+        if sweep or dirty is None:
+            return list(database.pk_columns)
+        tables = [t for t in dirty if t in database.pk_columns]
+        ended = self._transaction_ended(database.alias)
+        if ended and database.states:  # the rollback or commit of a transaction is no statement
+            tables += [t for t in database.states if t not in dirty]
+        return tables
 
     def capture(self) -> dict[TableKey, _TableState]:
         return {(db.alias, table): state for db in self._databases.values() for table, state in db.states.items()}
@@ -276,21 +284,26 @@ class DbRowsCheck:
         return changes
 
     def test_started(self) -> None:
-        """A new test starts: forget which tables the previous one touched."""
-        self._touched.clear()
+        """A new test starts: forget the statements of the previous one."""
+        self._statements.clear()
 
     def involved(self, change: Change) -> bool:
-        """Whether the running test touched the table of `change` (a victim's suspects)."""
-        return (change.details["database"], change.details["table"]) in self._touched
+        """Whether the running test's statements named the table of `change` (a victim's suspects)."""
+        alias, table = change.details["database"], change.details["table"]
+        return any(a == alias and table in sql for a, sql in self._statements)
 
     def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if not isinstance(sql, str):
             return execute(sql, params, many, context)
         alias = context["connection"].alias
-        if alias in self._leaky:  # before executing: a statement that fails on a leaked row touched it too
-            self._touched.update((alias, table) for table in self._leaky[alias] if table in sql)
+        if self._leaky:  # kept before executing: a statement that fails on a leaked row touched it too
+            self._statements.append((alias, sql))
         result = execute(sql, params, many, context)
-        head = sql.lstrip()[:6].upper()
+        head = sql[:6].upper()
+        if head == "SELECT":
+            return result
+        if head[:1].isspace():
+            head = sql.lstrip()[:6].upper()
         if head in _WRITE_HEADS:
             self._record_write(context["connection"], context["cursor"], head, sql, params, many)
         elif head in _SAVEPOINT_HEADS:
