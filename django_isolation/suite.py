@@ -48,7 +48,7 @@ class IsolationFront:
 
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         self._test, self._test_scope = test, Scope(test.id(), "test")
-        self.engine.test_started(test.id())
+        self.engine.test_started(self._test_scope.id)
         self._failures_before = _failure_count(result)
 
     def test_ended(self, result: unittest.TestResult) -> None:

@@ -18,7 +18,6 @@ import sys
 import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
-from itertools import chain
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -65,6 +64,7 @@ class AppsRegistryCheck:
 
     def __init__(self) -> None:
         self._definitions: weakref.WeakKeyDictionary[type, _Definition] = weakref.WeakKeyDictionary()
+        self._prepared = 0
 
     def start(self) -> None:
         class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
@@ -73,7 +73,8 @@ class AppsRegistryCheck:
         class_prepared.disconnect(dispatch_uid=id(self))
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        return tuple(map(id, chain.from_iterable(models.values() for models in apps.all_models.values())))
+        # Every model class Django creates passes class_prepared; removals and direct edits change a length.
+        return self._prepared, tuple(map(len, apps.all_models.values()))
 
     def capture(self) -> Registry:
         return {
@@ -93,6 +94,7 @@ class AppsRegistryCheck:
     def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
         if sender._meta.apps is not apps:
             return  # isolate_apps and migration states (historical models) have registries of their own
+        self._prepared += 1
         definer = _class_statement_frame(sys._getframe(1))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
         self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)

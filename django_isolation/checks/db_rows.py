@@ -37,6 +37,7 @@ from django_isolation.checks import Change, register
 
 TableKey = tuple[str, str]
 MAX_ROWS_SHOWN: Final = 20
+STACK_DEPTH: Final = 32  # from the statement to the line that made it: ~12 frames for save(), ~25 for loaddata
 SKIPPED_TABLES: Final = frozenset({"django_migrations"})
 ADVICE: Final = (
     "create rows inside django.test.TestCase (each test is rolled back) or pytest's django_db mark, "
@@ -54,7 +55,6 @@ _WRITE = re.compile(
 )
 _INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
-_SAVEPOINT = re.compile(r"\s*(SAVEPOINT|ROLLBACK\s+TO\s+SAVEPOINT|RELEASE\s+SAVEPOINT)\s+[\"`]?(\w+)", re.IGNORECASE)
 _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
 
@@ -320,16 +320,17 @@ class DbRowsCheck:
         return before and not now
 
     def _record_savepoint(self, alias: str, sql: str) -> None:
-        match = _SAVEPOINT.match(sql)
-        if match is None:
+        words = sql.split()  # SAVEPOINT n | ROLLBACK TO SAVEPOINT n | RELEASE SAVEPOINT n
+        if len(words) < 2 or words[-2].upper() != "SAVEPOINT":
             return
+        name = words[-1].strip('"`;')
         writes = self._writes.setdefault(alias, _Writes())
-        verb, name = match.group(1).upper(), match.group(2)
+        verb = words[0].upper()
         if verb == "SAVEPOINT":
             writes.savepoint(name)
-        elif verb.startswith("ROLLBACK"):
+        elif verb == "ROLLBACK":
             writes.rollback_to(name)
-        else:
+        elif verb == "RELEASE":
             writes.release(name)
 
     def _record_write(
@@ -349,7 +350,8 @@ class DbRowsCheck:
         database = self._databases.get(alias)
         if head in ("INSERT", "REPLAC") and database is not None and table in database.pk_columns:
             last_row_id = cursor.cursor.lastrowid if connection.vendor == "sqlite" and not many else None
-            writes.pending.append(_Insert(table, sql, params, many, origin.raw_stack(sys._getframe(1)), last_row_id))
+            stack = origin.raw_stack(sys._getframe(1), depth=STACK_DEPTH)
+            writes.pending.append(_Insert(table, sql, params, many, stack, last_row_id))
 
     def _forget_gone_databases(self) -> None:
         for alias in [a for a, db in self._databases.items() if not self._still_there(db)]:
