@@ -61,7 +61,14 @@ FAIL: Final = Option(
     f"report each leak as an error of the polluting test and exit non-zero ({EXIT_LEAKS_ONLY} when leaks "
     "are the only failures; implies --isolation-check)",
 )
-OPTIONS: Final = (CHECK, REPORT, FAIL)
+CHECKS: Final = Option(
+    "--isolation-checks",
+    "isolation_checks",
+    "DJANGO_ISOLATION_CHECKS",
+    "the checks to run: comma-separated names, or 'all' (default: the default checks; implies --isolation-check)",
+    metavar="NAMES",
+)
+OPTIONS: Final = (CHECK, REPORT, FAIL, CHECKS)
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,12 @@ class Settings:
     check: bool = False
     report: str | None = None
     fail: bool = False
+    checks: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:
-        return self.check or self.fail or self.report is not None
+        return self.check or self.fail or self.report is not None or self.checks is not None
 
 
 def parse_bool(text: str, where: str) -> bool:
@@ -105,6 +113,7 @@ def resolve(
         check=bool(values.get(CHECK.dest)),
         report=values.get(REPORT.dest),
         fail=bool(values.get(FAIL.dest)),
+        checks=values.get(CHECKS.dest),
         sources=sources,
     )
 

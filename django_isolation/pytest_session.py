@@ -32,7 +32,10 @@ class IsolationPlugin:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = Engine(checks.create(), runner="pytest")
+        try:
+            self.engine = Engine(checks.create(settings.checks), runner="pytest")
+        except ValueError as error:
+            raise pytest.UsageError(f"django-isolation: {error}") from None
         self._started = False
         self._owners: list[Scope] = []
         self._scope_leaks: list[Finding] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from django_isolation.engine import Finding, Report
-from django_isolation.options import CHECK, FAIL, REPORT, Settings
+from django_isolation.options import CHECK, CHECKS, FAIL, REPORT, Settings
 
 SCHEMA: Final = "django-isolation/report/1"
 TITLE: Final = "django-isolation report"
@@ -42,7 +42,10 @@ def write_json(data: dict[str, Any], path: str) -> None:
 def header(settings: Settings, checks: Iterable[str]) -> str:
     """One line for the start of a run: which checks are on and where each setting came from."""
     sources = settings.sources
-    parts = [f"on by {sources.get(CHECK.dest) or sources.get(FAIL.dest) or sources[REPORT.dest]}"]
+    first = next(sources[option.dest] for option in (CHECK, FAIL, REPORT, CHECKS) if option.dest in sources)
+    parts = [f"on by {first}"]
+    if settings.checks is not None:
+        parts.append(f"checks chosen by {sources[CHECKS.dest]}")
     if settings.report is not None:
         parts.append(f"JSON report to {settings.report} ({sources[REPORT.dest]})")
     if settings.fail:

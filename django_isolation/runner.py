@@ -25,6 +25,7 @@ from django.test.runner import DiscoverRunner
 from django_isolation.options import EXIT_LEAKS_ONLY, OPTIONS, Settings, resolve
 
 if TYPE_CHECKING:
+    from django_isolation.checks import Check
     from django_isolation.engine import Engine
     from django_isolation.suite import IsolationFront
 
@@ -47,15 +48,27 @@ class IsolationRunner(DiscoverRunner):
         isolation_check: bool = False,
         isolation_report: str | None = None,
         isolation_fail: bool = False,
+        isolation_checks: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        cli = {"isolation_check": isolation_check, "isolation_report": isolation_report, "isolation_fail": isolation_fail}
+        cli = {
+            "isolation_check": isolation_check,
+            "isolation_report": isolation_report,
+            "isolation_fail": isolation_fail,
+            "isolation_checks": isolation_checks,
+        }
         self.isolation: Settings = resolve(cli, os.environ)
         self._front: IsolationFront | None = None
+        self._checks: list[Check] = []
         if self.isolation.enabled:
+            from django_isolation import checks
             from django_isolation.suite import IsolationSuite
 
+            try:
+                self._checks = checks.create(self.isolation.checks)
+            except ValueError as error:
+                raise SystemExit(f"django-isolation: {error}") from None
             self.test_suite = IsolationSuite
 
     def build_suite(self, *args: Any, **kwargs: Any) -> unittest.TestSuite:
@@ -70,12 +83,11 @@ class IsolationRunner(DiscoverRunner):
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> unittest.TextTestResult:
         if not self.isolation.enabled:
             return super().run_suite(suite, **kwargs)
-        from django_isolation import checks
         from django_isolation.engine import Engine
         from django_isolation.report import header
         from django_isolation.suite import IsolationFront
 
-        engine = Engine(checks.create(), runner="django")
+        engine = Engine(self._checks, runner="django")
         suite.front = self._front = IsolationFront(engine, self.isolation.fail)  # type: ignore[attr-defined]
         self.log(header(self.isolation, engine.check_names))
         engine.start()

@@ -20,7 +20,14 @@ RUNNERS = ("django", "pytest")
 SETTINGS = "testproject.settings"
 # Set by each run itself, never inherited from the shell that runs the toolkit's tests.
 _CONTROLLED = frozenset(
-    {"DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "DJANGO_ISOLATION_CHECK", "DJANGO_ISOLATION_REPORT", "DJANGO_ISOLATION_FAIL"}
+    {
+        "DJANGO_SETTINGS_MODULE",
+        "PYTEST_ADDOPTS",
+        "DJANGO_ISOLATION_CHECK",
+        "DJANGO_ISOLATION_CHECKS",
+        "DJANGO_ISOLATION_REPORT",
+        "DJANGO_ISOLATION_FAIL",
+    }
 )
 
 
@@ -88,8 +95,8 @@ class Scenario:
         path.write_text(textwrap.dedent(source))
 
     def run(self, *args: str, check: bool = True, settings: str = SETTINGS, **env: str) -> Run:
-        """Run the scenario package, with ``--isolation-check --isolation-report`` unless `check` is False."""
-        options = ["--isolation-check", "--isolation-report", str(self.report_path)] if check else []
+        """Run the scenario package with every check and a report, unless `check` is False."""
+        options = ["--isolation-checks", "all", "--isolation-report", str(self.report_path)] if check else []
         if self.runner == "django":
             return manage_test(self.root, *options, *args, "scenario", settings=settings, report=self.report_path, **env)
         options = ["-p", "no:randomly", *options, *args, "scenario"]

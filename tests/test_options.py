@@ -8,7 +8,7 @@ from runs import REPO, manage_test, run_pytest
 from django_isolation.options import Settings, resolve
 from django_isolation.report import header
 
-OFF = {"isolation_check": False, "isolation_report": None, "isolation_fail": False}
+OFF = {"isolation_check": False, "isolation_report": None, "isolation_fail": False, "isolation_checks": None}
 
 
 def test_nothing_set_means_off() -> None:
@@ -25,7 +25,9 @@ def test_command_line_wins_over_environment_and_ini() -> None:
 
 
 def test_environment_wins_over_ini_and_can_switch_off() -> None:
-    settings = resolve(OFF, {"DJANGO_ISOLATION_CHECK": "0", "DJANGO_ISOLATION_FAIL": "yes"}, lambda _: "true")
+    settings = resolve(
+        OFF, {"DJANGO_ISOLATION_CHECK": "0", "DJANGO_ISOLATION_FAIL": "yes"}, lambda name: "" if name.endswith("checks") else "true"
+    )
     assert (settings.check, settings.fail) == (False, True)
     assert settings.sources == {"isolation_fail": "DJANGO_ISOLATION_FAIL", "isolation_report": "ini isolation_report"}
 
@@ -48,7 +50,7 @@ def test_environment_variable_turns_on_both_fronts() -> None:
     pytest_ = run_pytest(REPO, "testproject/demo/clean", DJANGO_ISOLATION_CHECK="1")
     for run in (django, pytest_):
         assert run.returncode == 0, run.output
-        assert "django-isolation: checks apps_registry, db_rows; on by DJANGO_ISOLATION_CHECK" in run.output
+        assert "django-isolation: checks apps_registry; on by DJANGO_ISOLATION_CHECK" in run.output
         assert "django-isolation report" in run.output
 
 
@@ -65,3 +67,19 @@ def test_a_bad_ini_value_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-
     run = run_pytest(tmp_path)
     assert run.returncode == 4, run.output
     assert "django-isolation: ini isolation_fail: expected one of" in run.output
+
+
+def test_checks_are_chosen_by_name_or_all_on_both_fronts() -> None:
+    django = manage_test(REPO, "--isolation-checks", "all", "testproject.demo.clean")
+    pytest_ = run_pytest(REPO, "testproject/demo/clean", DJANGO_ISOLATION_CHECKS="db_rows")
+    assert django.returncode == 0 and pytest_.returncode == 0, django.output + pytest_.output
+    assert "django-isolation: checks apps_registry, db_rows; on by --isolation-checks" in django.output
+    assert "django-isolation: checks db_rows; on by DJANGO_ISOLATION_CHECKS" in pytest_.output
+
+
+def test_an_unknown_check_name_is_a_usage_error_on_both_fronts() -> None:
+    django = manage_test(REPO, "--isolation-checks", "apps_registry,nope", "testproject.demo.clean")
+    pytest_ = run_pytest(REPO, "--isolation-checks", "nope", "testproject/demo/clean")
+    assert django.returncode == 1 and pytest_.returncode == 4
+    for run in (django, pytest_):
+        assert "django-isolation: unknown isolation check(s) nope; known: apps_registry, db_rows, all" in run.output

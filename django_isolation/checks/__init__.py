@@ -23,6 +23,9 @@ A new check is one module that defines a class and decorates it with
         def fingerprint(self, sweep: bool) -> object: return tuple(os.environ.items())
         def capture(self) -> object: return dict(os.environ)
         def diff(self, baseline, current): ...
+
+A check is on by default unless its class sets ``default = False``; the
+``--isolation-checks`` option picks checks by name.
 """
 
 from __future__ import annotations
@@ -93,6 +96,19 @@ def available() -> dict[str, type]:
     return dict(_REGISTRY)
 
 
-def create() -> list[Check]:
-    """One instance of every available check."""
-    return [cls() for cls in available().values()]
+def create(names: str | None = None) -> list[Check]:
+    """Instances of the checks `names` selects: comma-separated names, ``all``, or None for the defaults.
+
+    A check class is a default unless it sets ``default = False``.
+    """
+    classes = available()
+    if names is None:
+        return [cls() for cls in classes.values() if getattr(cls, "default", True)]
+    if names.strip() == "all":
+        return [cls() for cls in classes.values()]
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in classes]
+    if unknown or not wanted:
+        named = ", ".join(unknown) if unknown else repr(names)
+        raise ValueError(f"unknown isolation check(s) {named}; known: {', '.join(classes)}, all")
+    return [classes[name]() for name in dict.fromkeys(wanted)]
