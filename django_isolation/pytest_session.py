@@ -39,6 +39,7 @@ class IsolationPlugin:
         self._started = False
         self._owners: list[Scope] = []
         self._scope_leaks: list[Finding] = []
+        self._ending_module: Scope | None = None
         self._leak_errors = 0
         self._other_failures = 0
         self._report: dict[str, Any] | None = None
@@ -80,12 +81,15 @@ class IsolationPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+        module = item.getparent(pytest.Module)
+        if module is not None and (nextitem is None or nextitem.getparent(pytest.Module) is not module):
+            self._ending_module = Scope(module.nodeid, "module")
         try:
             outcome = yield
         except BaseException:
-            self._end_test(item, nextitem)
+            self._end_test()
             raise
-        leaks = self._end_test(item, nextitem)
+        leaks = self._end_test()
         if leaks and self.settings.fail:
             raise IsolationLeak.of(leaks)
         return outcome
@@ -124,19 +128,24 @@ class IsolationPlugin:
     def _before_teardown(self, scope: Scope) -> None:
         if self._owners:  # pytest also tears fixtures down after the session ended (-x, Ctrl-C)
             self.engine.checkpoint(self._owners[-1])
-        if scope.kind == "session":  # pytest-django's test databases are destroyed here
-            self.engine.release()
+            if scope.kind == "session":  # pytest-django's test databases are destroyed here
+                self._end_module()
+                self.engine.release()
+
+    def _end_module(self) -> None:
+        """The last test of a module is ending: a sweep, before session fixtures go."""
+        if self._ending_module is not None:
+            self._scope_leaks += self.engine.end_scope(self._ending_module)
+            self._ending_module = None
 
     def _fixture_torn_down(self, scope: Scope) -> None:
         if self._owners:
             self._scope_leaks += self.engine.end_scope(scope)
 
-    def _end_test(self, item: pytest.Item, nextitem: pytest.Item | None) -> list[Finding]:
-        test = self._owners[0]
-        leaks = [*self._scope_leaks, *self.engine.end_scope(test)]
-        module = item.getparent(pytest.Module)
-        if module is not None and (nextitem is None or nextitem.getparent(pytest.Module) is not module):
-            leaks += self.engine.end_scope(Scope(module.nodeid, "module"))  # a sweep: every table, say
+    def _end_test(self) -> list[Finding]:
+        leaks = self.engine.end_scope(self._owners[0])
+        self._end_module()
+        leaks = [*self._scope_leaks, *leaks]
         self._owners, self._scope_leaks = [], []
         return leaks
 

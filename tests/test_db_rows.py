@@ -405,3 +405,30 @@ def test_a_write_to_a_database_that_is_not_a_test_database_is_refused(tmp_path: 
     assert error["check"] == "db_rows"
     assert f"refusing to read database '{scratch}' (alias 'scratch')" in error["error"]
     assert "CHECK ERROR db_rows" in run.output
+
+
+def test_a_write_outside_django_connections_is_caught_when_the_module_ends(scenario: Scenario) -> None:
+    scenario.write(
+        "test_outside.py",
+        """
+        from django.db import connection
+        from django.test import TestCase
+
+
+        class OutsideTests(TestCase):
+            def test_writes_through_its_own_connection(self):
+                raw = connection.get_new_connection(connection.get_connection_params())
+                try:
+                    raw.cursor().execute("INSERT INTO auth_group (name) VALUES ('outsiders')")
+                    raw.commit()
+                finally:
+                    raw.close()
+        """,
+    )
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["test"] == ("scenario.test_outside" if scenario.runner == "django" else "scenario/test_outside.py")
+    assert finding["details"]["scope"] == "module"
+    assert finding["details"]["table"] == "auth_group" and "name='outsiders'" in finding["details"]["row"]
+    assert finding["origin"] == []  # no statement of Django's made it

@@ -177,6 +177,7 @@ class _Database:
     pk_columns: dict[str, str | None]
     baseline_counts: dict[str, int]
     baseline_pks: dict[str, frozenset[Any]]
+    sequences: dict[str, int] | None  # table -> its key sequence's value at the last sweep; None: unknown
     states: dict[str, _TableState] = field(default_factory=dict)
 
 
@@ -261,13 +262,28 @@ class DbRowsCheck:
     def _tables_to_count(self, database: _Database, sweep: bool) -> list[str]:
         writes = self._writes.get(database.alias)
         dirty = set() if writes is None else writes.dirty
-        if sweep or dirty is None:
+        if dirty is None:
             return list(database.pk_columns)
-        tables = [t for t in dirty if t in database.pk_columns]
-        ended = self._transaction_ended(database.alias)
-        if ended and database.states:  # the rollback or commit of a transaction is no statement
-            tables += [t for t in database.states if t not in dirty]
-        return tables
+        tables = set(dirty)
+        if self._transaction_ended(database.alias):  # the rollback or commit of a transaction is no statement
+            tables |= database.states.keys()
+        if sweep:
+            moved = self._moved_since_last_sweep(database)
+            if moved is None:
+                return list(database.pk_columns)
+            tables |= moved
+        return [t for t in database.pk_columns if t in tables]
+
+    def _moved_since_last_sweep(self, database: _Database) -> set[str] | None:
+        """Tables whose key sequence moved (an insert from anywhere), and those without one; None: all."""
+        if database.sequences is None:
+            return None
+        now = self._reader.read(connections[database.alias], _sequences, connections[database.alias])
+        if now is None:
+            return None
+        moved = {t for t, value in now.items() if database.sequences.get(t) != value}
+        database.sequences = now
+        return moved | {t for t in database.pk_columns if t not in now}
 
     def capture(self) -> dict[TableKey, _TableState]:
         return {(db.alias, table): state for db in self._databases.values() for table, state in db.states.items()}
@@ -460,7 +476,8 @@ def _baseline(connection: BaseDatabaseWrapper, reader: _Reader) -> _Database | N
             pks[table] = frozenset(found or ())
         else:
             pks[table] = frozenset()
-    return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks)
+    sequences = reader.read(connection, _sequences, connection)
+    return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks, sequences)
 
 
 def _pk_columns(connection: BaseDatabaseWrapper, reader: _Reader) -> dict[str, str | None]:
@@ -551,6 +568,30 @@ def _count(cursor: Any, alias: str, tables: list[str]) -> dict[str, int]:
     return dict(zip(tables, cursor.fetchone()))
 
 
+_SEQUENCE_QUERIES: Final = {
+    "postgresql": """
+        SELECT t.relname, COALESCE(s.last_value, 0)
+        FROM pg_sequences s
+        JOIN pg_namespace n ON n.nspname = s.schemaname
+        JOIN pg_class c ON c.relname = s.sequencename AND c.relnamespace = n.oid
+        JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        JOIN pg_class t ON t.oid = d.refobjid
+        WHERE s.schemaname = current_schema()
+    """,
+    "sqlite": "SELECT name, seq FROM sqlite_sequence",
+}
+
+
+def _sequences(cursor: Any, connection: BaseDatabaseWrapper) -> dict[str, int] | None:
+    """Table -> the value of its key sequence, which every insert moves (rolled back or not on PostgreSQL)."""
+    query = _SEQUENCE_QUERIES.get(connection.vendor)
+    if query is None:
+        return None
+    cursor.execute(query)
+    return {table: int(value) for table, value in cursor.fetchall()}
+
+
 def _pks(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str) -> list[Any]:
     quote = connection.ops.quote_name
     cursor.execute(f"SELECT {quote(pk_column)} FROM {quote(table)}")
@@ -562,13 +603,17 @@ def _rows_of(
 ) -> tuple[list[tuple[Any, dict[str, Any]]], tuple[Any, ...]]:
     """The rows not in the baseline (at most MAX_ROWS_SHOWN, with their values), and the baseline keys gone."""
     connection = connections[alias]
+    quote = connection.ops.quote_name
+    if not baseline:  # every row is new: one query
+        cursor.execute(f"SELECT * FROM {quote(table)} ORDER BY {quote(pk_column)} LIMIT {MAX_ROWS_SHOWN}")
+        columns = [column[0] for column in cursor.description]
+        return [(values[columns.index(pk_column)], dict(zip(columns, values))) for values in cursor.fetchall()], ()
     present = set(_pks(cursor, connection, table, pk_column))
     new = sorted(present - baseline, key=str)
     deleted = tuple(sorted(baseline - present, key=str))
     shown = new[:MAX_ROWS_SHOWN]
     if not shown:
         return [], deleted
-    quote = connection.ops.quote_name
     placeholders = ", ".join(["%s"] * len(shown)) if connection.vendor != "sqlite" else ", ".join("?" * len(shown))
     cursor.execute(f"SELECT * FROM {quote(table)} WHERE {quote(pk_column)} IN ({placeholders})", shown)
     columns = [column[0] for column in cursor.description]
