@@ -199,6 +199,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated numbers of tables in the database, each a configuration (default 50,200; "
         "testproject has about a dozen, the rest are generated models)",
     )
+    parser.add_argument(
+        "--checks", metavar="NAMES", help="passed as --isolation-checks (default: the default checks), e.g. all"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
     if args.tests < 1 or args.repeat < 1:
@@ -231,7 +234,7 @@ def class_source(numbers: range) -> str:
     return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
 
 
-def command(runner: str, mode: str, report: Path) -> list[str]:
+def command(runner: str, mode: str, report: Path, checks: str | None) -> list[str]:
     """The command line of one run in `mode` (one of MODES); a checked run writes `report`."""
     if runner == "django":
         argv = [sys.executable, str(REPO / "manage.py"), "test", PACKAGE, "--noinput"]
@@ -240,7 +243,9 @@ def command(runner: str, mode: str, report: Path) -> list[str]:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
         argv += [f"--ds={SETTINGS}", PACKAGE]
         without = ["-p", "no:django_isolation"]
-    extra = {"without": without, "plain": [], "checked": ["--isolation-check", "--isolation-report", str(report)]}
+    checked = ["--isolation-check", "--isolation-report", str(report)]
+    checked += ["--isolation-checks", checks] if checks else []
+    extra = {"without": without, "plain": [], "checked": checked}
     return argv + extra[mode]
 
 
@@ -278,18 +283,20 @@ def check_report(path: Path, tests: int) -> None:
     path.unlink()
 
 
-def measure(runner: str, database: str, url: str | None, root: Path, tables: int, tests: int, repeat: int) -> Result:
+def measure(
+    runner: str, database: str, url: str | None, root: Path, tables: int, args: argparse.Namespace
+) -> Result:
     """Warm up, then time `repeat` rounds of the three modes, alternating."""
     env, report = environment(root, url, max(0, tables - BASE_TABLES)), root / "report.json"
     runs: dict[str, list[float]] = {mode: [] for mode in MODES}
-    for number in range(repeat + 1):
+    for number in range(args.repeat + 1):
         for mode in MODES:
-            elapsed = timed_run(command(runner, mode, report), env, root)
+            elapsed = timed_run(command(runner, mode, report, args.checks), env, root)
             if mode == "checked":
-                check_report(report, tests)
+                check_report(report, args.tests)
             if number:
                 runs[mode].append(elapsed)
-    return Result(runner, database, tables, tests, runs["without"], runs["plain"], runs["checked"])
+    return Result(runner, database, tables, args.tests, runs["without"], runs["plain"], runs["checked"])
 
 
 def reachable(url: str) -> bool:
@@ -338,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for tables in args.tables:
                 for runner in runners:
                     for database in databases:
-                        result = measure(runner, database, urls[database], Path(tmp), tables, args.tests, args.repeat)
+                        result = measure(runner, database, urls[database], Path(tmp), tables, args)
                         results.append(result)
                         print_row(result.row())
         except BenchmarkError as error:
