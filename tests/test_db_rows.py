@@ -219,20 +219,23 @@ def test_pytest_django_db_marks_are_quiet(tmp_path: Path) -> None:
     assert run.findings == []
 
 
+LEAKY_CLASS = """
+    class ALeakyTests(TestCase):
+        @classmethod
+        def setUpClass(cls):  # writes before the class transaction opens: committed, left behind
+            User.objects.create(username="USERNAME")
+            super().setUpClass()
+
+        def test_nothing(self):
+            pass
+"""
+
 TRANSACTIONAL = """
     from django.contrib.auth.models import User
     from django.test import TestCase, TransactionTestCase
 
 
-    class ALeakyTests(TestCase):
-        @classmethod
-        def setUpClass(cls):
-            User.objects.create(username="leaked")
-            super().setUpClass()
-
-        def test_nothing(self):
-            pass
-
+""" + LEAKY_CLASS.replace("USERNAME", "leaked") + """
 
     class BFlushTests(TransactionTestCase):
         serialized_rollback = {serialized}
@@ -321,15 +324,7 @@ VICTIMS = """
     from testproject.shop.models import Product
 
 
-    class ALeakyTests(TestCase):
-        @classmethod
-        def setUpClass(cls):
-            User.objects.create(username="ned")
-            super().setUpClass()
-
-        def test_nothing(self):
-            pass
-
+""" + LEAKY_CLASS.replace("USERNAME", "ned") + """
 
     class BUserTests(TestCase):
         def test_creates_ned_again(self):
