@@ -289,6 +289,8 @@ class DbRowsCheck:
         return {(db.alias, table): state for db in self._databases.values() for table, state in db.states.items()}
 
     def diff(self, baseline: dict[TableKey, _TableState], current: dict[TableKey, _TableState]) -> list[Change]:
+        # A capture holds only differences from this check's own baselines, taken per database when a
+        # test database appears (under pytest-django, after the session started): `baseline` is empty.
         changes: list[Change] = []
         for (alias, table), state in current.items():
             database = self._databases[alias]
