@@ -182,19 +182,23 @@ class Engine:
 
     def release(self) -> None:
         """A test database is about to be destroyed: checks let go of their connections."""
-        for watched in self._watched:
-            release = getattr(watched.check, "release", None)
-            if release is not None:
-                release()
+        self._notify("release")
 
     def test_started(self, test_id: str) -> None:
         """Record `test_id` in the run order and the leaks live as it starts."""
         self._order.append(test_id)
         self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
-        for watched in self._watched:
-            notify = getattr(watched.check, "test_started", None)
-            if notify is not None:
-                notify()
+        self._notify("test_started")
+
+    def _notify(self, hook: str) -> None:
+        """Call the optional method `hook` of every check that has one."""
+        for watched in list(self._watched):
+            method = getattr(watched.check, hook, None)
+            if method is not None:
+                try:
+                    method()
+                except Exception:  # noqa: BLE001 - a broken check must not break the test run
+                    self._drop(watched, hook)
 
     def test_failed(self, test_id: str) -> None:
         """Link a failure of the running test to the leaks that were live when it started.
