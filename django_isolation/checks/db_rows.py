@@ -331,6 +331,12 @@ class DbRowsCheck:
             self._reader.schema_changed.add(alias)
         return result
 
+    def _writes_of(self, alias: str) -> _Writes:
+        writes = self._writes.get(alias)
+        if writes is None:
+            writes = self._writes[alias] = _Writes()
+        return writes
+
     def _transaction_ended(self, alias: str) -> bool:
         """Whether the transaction open at the last check point has ended (a class's rollback)."""
         connection = connections[alias]
@@ -343,7 +349,7 @@ class DbRowsCheck:
         if len(words) < 2 or words[-2].upper() != "SAVEPOINT":
             return
         name = words[-1].strip('"`;')
-        writes = self._writes.setdefault(alias, _Writes())
+        writes = self._writes_of(alias)
         verb = words[0].upper()
         if verb == "SAVEPOINT":
             writes.savepoint(name)
@@ -360,7 +366,7 @@ class DbRowsCheck:
             self._refused.setdefault(alias, str(connection.settings_dict.get("NAME")))
             return
         match = _WRITE.match(sql)
-        writes = self._writes.setdefault(alias, _Writes())
+        writes = self._writes_of(alias)
         if head == "TRUNCA" or match is None:
             writes.write(None)
             return
