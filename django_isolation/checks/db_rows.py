@@ -210,7 +210,7 @@ class DbRowsCheck:
         self._reader = _Reader()
         self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
-        self._leaky: dict[str, set[str]] = {}  # alias -> tables that differ from the baseline
+        self._leaks_live = False  # some table differs from its baseline: keep the running test's statements
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
 
     def start(self) -> None:
@@ -245,13 +245,13 @@ class DbRowsCheck:
         for database in self._databases.values():
             tables = self._tables_to_count(database, sweep)
             if tables:
-                self._update(database, tables, self._writes[database.alias].pending if database.alias in self._writes else [])
+                self._update(database, tables, self._writes_of(database.alias).pending)
                 updated = True
         for writes in self._writes.values():
             writes.checked()
         self._reader.schema_changed.clear()
         if updated:
-            self._leaky = {alias: set(db.states) for alias, db in self._databases.items() if db.states}
+            self._leaks_live = any(db.states for db in self._databases.values())
             self._fingerprint = tuple(
                 (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
                 for database in self._databases.values()
@@ -260,8 +260,7 @@ class DbRowsCheck:
         return self._fingerprint
 
     def _tables_to_count(self, database: _Database, sweep: bool) -> list[str]:
-        writes = self._writes.get(database.alias)
-        dirty = set() if writes is None else writes.dirty
+        dirty = self._writes_of(database.alias).dirty
         if dirty is None:
             return list(database.pk_columns)
         tables = set(dirty)
@@ -315,7 +314,7 @@ class DbRowsCheck:
         if not isinstance(sql, str):
             return execute(sql, params, many, context)
         alias = context["connection"].alias
-        if self._leaky:  # kept before executing: a statement that fails on a leaked row touched it too
+        if self._leaks_live:  # kept before executing: a statement that fails on a leaked row touched it too
             self._statements.append((alias, sql))
         result = execute(sql, params, many, context)
         head = sql[:6].upper()
