@@ -103,6 +103,7 @@ class Report:
     argv: list[str]
     cwd: str
     order: dict[str, list[str]]
+    failed: dict[str, list[str]]
     findings: list[Finding]
     victims: list[Victim]
     check_errors: list[CheckError]
@@ -136,6 +137,7 @@ class Engine:
         self._worker = worker
         self._watched: list[_Watched] = []
         self._order: list[str] = []
+        self._failed: list[str] = []
         self._findings: list[Finding] = []
         self._victims: list[Victim] = []
         self._errors: list[CheckError] = []
@@ -201,13 +203,14 @@ class Engine:
                     self._drop(watched, hook)
 
     def test_failed(self, test_id: str) -> None:
-        """Link a failure of the running test to the leaks that were live when it started.
+        """Record that `test_id` failed, and link it to the leaks that were live when it started.
 
         A check with an ``involved(change)`` method narrows that down to the
         leaks the failed test came near (e.g. the tables it touched).
         """
-        if any(v.test == test_id for v in self._victims):
+        if test_id in self._failed:
             return
+        self._failed.append(test_id)
         checks = {w.check.name: w.check for w in self._watched}
         leaks = [
             self._findings[live.finding]
@@ -234,6 +237,7 @@ class Engine:
             argv=list(sys.argv),
             cwd=os.getcwd(),
             order={self._worker: list(self._order)},
+            failed={self._worker: list(self._failed)},
             findings=list(self._findings),
             victims=list(self._victims),
             check_errors=list(self._errors),

@@ -64,8 +64,11 @@ def raw_stack(frame: FrameType | None, depth: int = 64) -> RawStack:
     not); :func:`user_frames_of` turns the few that matter into lines.
     """
     entries: list[tuple[CodeType, int]] = []
-    while frame is not None and len(entries) < depth:
-        entries.append((frame.f_code, frame.f_lasti))
+    append = entries.append  # taken for every INSERT: keep the loop lean
+    for _ in range(depth):
+        if frame is None:
+            break
+        append((frame.f_code, frame.f_lasti))
         frame = frame.f_back
     return tuple(entries)
 

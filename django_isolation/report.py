@@ -26,6 +26,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "checks": report.checks,
         "invocation": {"argv": report.argv, "cwd": report.cwd},
         "order": report.order,
+        "failed": report.failed,
         "findings": [_finding_json(f) for f in report.findings],
         "victims": [{"test": v.test, "suspects": list(v.suspects), "leaks": list(v.leaks)} for v in report.victims],
         "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],

@@ -46,6 +46,7 @@ def test_polluted_demo_names_the_polluter_its_line_and_its_victim(runner: str, t
     assert "isolate_apps" in finding["advice"]
     assert run.victims == {victim: [polluter]}
     assert run.report is not None and run.report["order"] == {"main": [polluter, victim]}
+    assert run.report["failed"] == {"main": [victim]}
     assert run.report["runner"] == runner
     assert f"POLLUTER {polluter}" in run.output
     assert f"created at {POLLUTER_FILE}:{POLLUTER_LINE} in {TEST_NAME}" in run.output
@@ -60,6 +61,7 @@ def test_clean_demo_reports_nothing(runner: str, tmp_path: Path) -> None:
     assert run.findings == []
     assert run.victims == {}
     assert len(run.report["order"]["main"]) == 2  # type: ignore[index]
+    assert run.report["failed"] == {"main": []}  # type: ignore[index]
     assert "0 polluter(s), 0 leak(s), 0 possible victim(s)" in run.output
 
 

@@ -204,6 +204,7 @@ class DbRowsCheck:
         self._writes: dict[str, _Writes] = {}
         self._in_transaction: dict[str, bool] = {}
         self._refused: dict[str, str] = {}
+        self._test_databases: set[tuple[str, Any]] = set()  # (alias, NAME) seen to be a test database
         self._wrapped: list[BaseDatabaseWrapper] = []
         self._serials = count(1)
         self._fingerprint: Hashable = ()
@@ -242,13 +243,19 @@ class DbRowsCheck:
             self._forget_gone_databases()
             self._watch_new_databases()
         updated = False
+        deferred = set()
         for database in self._databases.values():
-            tables = self._tables_to_count(database, sweep)
+            open_now, ended = self._transaction_moves(database.alias)
+            if open_now and not sweep:
+                deferred.add(database.alias)  # uncommitted writes: counted once the transaction ends
+                continue
+            tables = self._tables_to_count(database, sweep, ended)
             if tables:
                 self._update(database, tables, self._writes_of(database.alias).pending)
                 updated = True
-        for writes in self._writes.values():
-            writes.checked()
+        for alias, writes in self._writes.items():
+            if alias not in deferred:
+                writes.checked()
         self._reader.schema_changed.clear()
         if updated:
             self._leaks_live = any(db.states for db in self._databases.values())
@@ -259,19 +266,21 @@ class DbRowsCheck:
             )
         return self._fingerprint
 
-    def _tables_to_count(self, database: _Database, sweep: bool) -> list[str]:
+    def _tables_to_count(self, database: _Database, sweep: bool, transaction_ended: bool) -> list[str]:
         dirty = self._writes_of(database.alias).dirty
         if dirty is None:
             return list(database.pk_columns)
+        if not (dirty or sweep or transaction_ended and database.states):
+            return []
         tables = set(dirty)
-        if self._transaction_ended(database.alias):  # the rollback or commit of a transaction is no statement
+        if transaction_ended:  # the rollback or commit of a transaction is no statement
             tables |= database.states.keys()
         if sweep:
             moved = self._moved_since_last_sweep(database)
             if moved is None:
                 return list(database.pk_columns)
             tables |= moved
-        return [t for t in database.pk_columns if t in tables]
+        return sorted(t for t in tables if t in database.pk_columns)
 
     def _moved_since_last_sweep(self, database: _Database) -> set[str] | None:
         """Tables whose key sequence moved (an insert from anywhere), and those without one; None: all."""
@@ -313,22 +322,23 @@ class DbRowsCheck:
     def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
         if not isinstance(sql, str):
             return execute(sql, params, many, context)
-        alias = context["connection"].alias
         if self._leaks_live:  # kept before executing: a statement that fails on a leaked row touched it too
-            self._statements.append((alias, sql))
+            self._statements.append((context["connection"].alias, sql))
         result = execute(sql, params, many, context)
         head = sql[:6].upper()
-        if head == "SELECT":
-            return result
+        if head != "SELECT":  # most statements are; nothing more to do for them
+            self._record(head, sql, params, many, context)
+        return result
+
+    def _record(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         if head[:1].isspace():
             head = sql.lstrip()[:6].upper()
         if head in _WRITE_HEADS:
             self._record_write(context["connection"], context["cursor"], head, sql, params, many)
         elif head in _SAVEPOINT_HEADS:
-            self._record_savepoint(alias, sql)
+            self._record_savepoint(context["connection"].alias, sql)
         elif head in _SCHEMA_HEADS:
-            self._reader.schema_changed.add(alias)
-        return result
+            self._reader.schema_changed.add(context["connection"].alias)
 
     def _writes_of(self, alias: str) -> _Writes:
         writes = self._writes.get(alias)
@@ -336,12 +346,12 @@ class DbRowsCheck:
             writes = self._writes[alias] = _Writes()
         return writes
 
-    def _transaction_ended(self, alias: str) -> bool:
-        """Whether the transaction open at the last check point has ended (a class's rollback)."""
+    def _transaction_moves(self, alias: str) -> tuple[bool, bool]:
+        """Whether a transaction is open now, and whether the one open at the last check point has ended."""
         connection = connections[alias]
         now = connection.connection is not None and connection.in_atomic_block
         before, self._in_transaction[alias] = self._in_transaction.get(alias, False), now
-        return before and not now
+        return now, before and not now
 
     def _record_savepoint(self, alias: str, sql: str) -> None:
         words = sql.split()  # SAVEPOINT n | ROLLBACK TO SAVEPOINT n | RELEASE SAVEPOINT n
@@ -361,9 +371,12 @@ class DbRowsCheck:
         self, connection: BaseDatabaseWrapper, cursor: Any, head: str, sql: str, params: Any, many: bool
     ) -> None:
         alias = connection.alias
-        if not is_test_database(connection):
-            self._refused.setdefault(alias, str(connection.settings_dict.get("NAME")))
-            return
+        name = connection.settings_dict.get("NAME")
+        if (alias, name) not in self._test_databases:  # a name is a test database's or not, once and for all
+            if not is_test_database(connection):
+                self._refused.setdefault(alias, str(name))
+                return
+            self._test_databases.add((alias, name))
         match = _WRITE.match(sql)
         writes = self._writes_of(alias)
         if head == "TRUNCA" or match is None:
