@@ -2,17 +2,59 @@
 
 ``django-isolation show REPORT.json`` prints the terminal summary of a JSON
 report (for example one saved as a CI artifact) and exits 1 when it holds leaks.
+
+``django-isolation gate [options] -- PYTEST_ARGS`` is the pre-merge gate
+through pytest: it runs the tests marked ``migration_test`` (those using
+django-test-migrations' ``migrator`` fixtures, and ``MigratorTestCase``
+classes through their Django tag) in every order of
+:mod:`django_isolation.gate`, and exits non-zero on any cause it finds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
-from django_isolation import __version__
+from django_isolation import __version__, gate
 from django_isolation.report import SCHEMA, render_text
+
+
+class PytestGateFront:
+    """Builds the ``pytest`` command line of each gated run; asks a collect-only run for missing migrations."""
+
+    runner = "pytest"
+
+    def __init__(self, marker: str, pytest_args: list[str], checks: str) -> None:
+        self.marker = marker
+        self.pytest_args = pytest_args
+        self.checks = checks
+        self.extra_env: dict[str, str] = {}
+
+    def test_command(self, order: gate.Order, report: Path, database: gate.DatabaseUse) -> list[str]:
+        reuse = {"first": ["--reuse-db", "--create-db"], "reuse": ["--reuse-db"], "last": []}[database]
+        command = [*self._selection(), "--isolation-order", order.argument, *reuse]
+        return command + gate.strict_options(report, self.checks) + self.pytest_args
+
+    def missing_migrations(self) -> gate.MissingMigrations:
+        with tempfile.TemporaryDirectory(prefix="isolation-gate-") as directory:
+            probe = Path(directory) / "probe.json"
+            command = [*self._selection(), "--collect-only", "-q", "--isolation-gate-probe", str(probe)]
+            done = subprocess.run(command + self.pytest_args, capture_output=True, text=True, check=False)
+            try:
+                data = json.loads(probe.read_text(encoding="utf-8"))["missing_migrations"]
+            except (OSError, ValueError, KeyError):
+                tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+                return gate.MissingMigrations({}, f"pytest --collect-only exited {done.returncode}: {tail}")
+        return gate.MissingMigrations(data["operations"], data["error"])
+
+    def _selection(self) -> list[str]:
+        # pytest-randomly would reorder the tests after the gate's order; the gate's shuffles replace it.
+        return [sys.executable, "-m", "pytest", "-p", "no:randomly", "--isolation-tags-as-markers", "-m", self.marker]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,8 +63,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the summary of a JSON report; exit 1 if it holds leaks")
     show.add_argument("report", help="a report written by --isolation-report")
+    gate_parser = commands.add_parser(
+        "gate",
+        help="pre-merge gate through pytest: the migration tests in several orders under every check",
+        usage="%(prog)s [options] [-- PYTEST_ARGS ...]",
+    )
+    gate_parser.add_argument(
+        "--marker",
+        default=gate.MIGRATION_TEST_MARKER,
+        metavar="EXPR",
+        help=f"the -m expression that selects the tests (default {gate.MIGRATION_TEST_MARKER})",
+    )
+    gate.add_arguments(gate_parser)
+    gate_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to every pytest run, after --")
     args = parser.parse_args(argv)
-    return _show(args.report)
+    if args.command == "show":
+        return _show(args.report)
+    return _gate(args)
+
+
+def _gate(args: argparse.Namespace) -> int:
+    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    front = PytestGateFront(args.marker, pytest_args, args.checks)
+    result = gate.run_gate(front, gate.orders(args.shuffles, args.seeds), Path(args.output))
+    return result.exit_status
 
 
 def _show(path: str) -> int:

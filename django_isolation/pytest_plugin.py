@@ -25,9 +25,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(option.flag, dest=option.dest, metavar=option.metavar, default=None, help=option.help)
         parser.addini(option.ini, f"same as {option.flag}", default="")
+    group.addoption(
+        "--isolation-order",
+        dest="isolation_order",
+        metavar="ORDER",
+        help="run the selected tests in this order: collected, reversed or shuffled:SEED (the gate's orders)",
+    )
+    group.addoption(
+        "--isolation-tags-as-markers",
+        dest="isolation_tags_as_markers",
+        action="store_true",
+        default=False,
+        help="give unittest-style tests their Django @tag names as markers, so that -m selects them",
+    )
+    group.addoption(
+        "--isolation-gate-probe",
+        dest="isolation_gate_probe",
+        metavar="PATH",
+        help="(used by django-isolation gate) write the collected tests and the missing migrations to PATH",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("isolation_tags_as_markers"):
+        for item in items:
+            for tag in _django_tags(item):
+                config.addinivalue_line("markers", f"{tag}: Django test tag")
+                item.add_marker(tag)
+
+
+@pytest.hookimpl(trylast=True)  # after every selection and any other reordering plugin
+def pytest_collection_finish(session: pytest.Session) -> None:
+    order = session.config.getoption("isolation_order")
+    if order:
+        from django_isolation.gate import Order
+
+        try:
+            Order.parse(order).apply(session.items)
+        except ValueError as error:
+            raise pytest.UsageError(f"django-isolation: {error}") from None
+
+
+def _django_tags(item: pytest.Item) -> set[str]:
+    """The tags ``django.test.tag`` put on a unittest test method or its class."""
+    tags: set[str] = getattr(getattr(item, "cls", None), "tags", set())
+    return set(tags) | set(getattr(getattr(item, "obj", None), "tags", set()))
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    probe = config.getoption("isolation_gate_probe")
+    if probe:
+        from django_isolation.gate_probe import GateProbe
+
+        config.pluginmanager.register(GateProbe(probe), "django_isolation_gate_probe")
     cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
     try:
         settings = resolve(cli, os.environ, lambda name: str(config.getini(name)))

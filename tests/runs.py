@@ -94,9 +94,9 @@ class Scenario:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(source))
 
-    def run(self, *args: str, check: bool = True, settings: str = SETTINGS, **env: str) -> Run:
-        """Run the scenario package with every check and a report, unless `check` is False."""
-        options = ["--isolation-checks", "all", "--isolation-report", str(self.report_path)] if check else []
+    def run(self, *args: str, check: bool = True, checks: str = "all", settings: str = SETTINGS, **env: str) -> Run:
+        """Run the scenario package with `checks` (every check) and a report, unless `check` is False."""
+        options = ["--isolation-checks", checks, "--isolation-report", str(self.report_path)] if check else []
         if self.runner == "django":
             return manage_test(self.root, *options, *args, "scenario", settings=settings, report=self.report_path, **env)
         options = ["-p", "no:randomly", *options, *args, "scenario"]

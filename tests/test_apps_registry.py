@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from runs import Scenario
 
+CHECKS = "apps_registry,db_rows"  # the checks whose findings these tests count one by one
+
 INLINE_MODEL_TEST = """
     from django.db import models
     from django.test import TestCase
@@ -21,7 +23,7 @@ INLINE_MODEL_TEST = """
 @pytest.mark.parametrize(("label", "installed"), [("shop", True), ("another_app", False)])
 def test_inline_model_is_caught_with_its_label_and_line(scenario: Scenario, label: str, installed: bool) -> None:
     scenario.write("test_inline.py", INLINE_MODEL_TEST.format(label=label))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     [finding] = run.findings
     assert finding["test"] == scenario.test_id("test_inline", "InlineTests", "test_inline")
@@ -72,7 +74,7 @@ ISOLATED_FORMS = """
 
 def test_every_form_of_isolate_apps_is_quiet(scenario: Scenario) -> None:
     scenario.write("test_isolated.py", ISOLATED_FORMS)
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == 3  # type: ignore[index]
     assert run.findings == []
@@ -103,7 +105,7 @@ def test_pytest_django_isolate_apps_marker_and_fixture_are_quiet(tmp_path) -> No
             assert Voucher._meta.apps is django_isolated_apps
         """,
     )
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert "2 passed" in run.output
     assert run.findings == []
@@ -135,7 +137,7 @@ LATE_IMPORT = {
 def test_first_import_of_a_models_module_during_a_test_is_quiet(scenario: Scenario) -> None:
     for name, source in LATE_IMPORT.items():
         scenario.write(name, source)
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == 1  # type: ignore[index]
     assert run.findings == []
@@ -178,7 +180,7 @@ TEST_APP = {
 def test_test_apps_and_module_level_test_models_before_the_session_are_quiet(scenario: Scenario) -> None:
     for name, source in TEST_APP.items():
         scenario.write(name, source)
-    run = scenario.run(settings="scenario.settings")
+    run = scenario.run(checks=CHECKS, settings="scenario.settings")
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == 1  # type: ignore[index]
     assert run.findings == []
@@ -201,7 +203,7 @@ UNREGISTER = """
 
 def test_a_model_removed_from_the_registry_is_caught(scenario: Scenario) -> None:
     scenario.write("test_unregister.py", UNREGISTER.format(restore=False))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     [finding] = run.findings
     assert finding["test"] == scenario.test_id("test_unregister", "UnregisterTests", "test_unregister")
     assert finding["details"]["change"] == "removed"
@@ -211,7 +213,7 @@ def test_a_model_removed_from_the_registry_is_caught(scenario: Scenario) -> None
 
 def test_a_model_removed_and_restored_is_quiet(scenario: Scenario) -> None:
     scenario.write("test_unregister.py", UNREGISTER.format(restore=True))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert run.findings == []
 
@@ -236,7 +238,7 @@ def test_a_reloaded_models_module_is_caught_as_a_replacement(scenario: Scenario)
                     importlib.reload(late_models)
         """,
     )
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     [finding] = run.findings
     assert finding["details"]["change"] == "replaced"
     assert finding["details"]["before"] == finding["details"]["after"] == "scenario.late_models.LateModel"
@@ -288,7 +290,7 @@ METACLASS = {
 def test_a_model_metaclass_of_the_project_is_seen_through(scenario: Scenario) -> None:
     for name, source in METACLASS.items():
         scenario.write(name, source)
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     [finding] = run.findings  # the late import through the metaclass is quiet
     assert finding["test"] == scenario.test_id("test_metaclass", "MetaclassTests", "test_b_inline")
@@ -322,7 +324,7 @@ def test_redefining_a_leaked_model_names_the_state_it_replaced(scenario: Scenari
                 define()
         """,
     )
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     first, second = run.findings
     assert first["test"] == scenario.test_id("test_twice", "TwiceTests", "test_a_first")
     assert second["test"] == scenario.test_id("test_twice", "TwiceTests", "test_b_again")

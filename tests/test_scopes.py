@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from runs import Scenario
 
+CHECKS = "apps_registry,db_rows"  # the checks whose findings these tests count one by one
+
 HELPERS = """
     from django.apps import apps
     from django.db import models
@@ -51,7 +53,7 @@ CLASS_SETUP = """
 def test_class_setup_that_cleans_up_is_quiet(scenario: Scenario) -> None:
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_class.py", CLASS_SETUP.format(cleanup=True))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == 2  # type: ignore[index]
     assert run.findings == []
@@ -60,7 +62,7 @@ def test_class_setup_that_cleans_up_is_quiet(scenario: Scenario) -> None:
 def test_class_setup_leak_is_reported_against_the_class(scenario: Scenario) -> None:
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_class.py", CLASS_SETUP.format(cleanup=False))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     [finding] = run.findings
     assert finding["test"] == scenario.test_id("test_class", "ClassSetupTests")
@@ -89,7 +91,7 @@ def test_leak_cleaned_by_a_later_test_names_the_cleaner(scenario: Scenario) -> N
                 unregister(apps.get_model("shop", "leaked"))
         """,
     )
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     [finding] = run.findings
     assert finding["test"] == scenario.test_id("test_cleaner", "CleanerTests", "test_a_polluter")
     assert finding["details"]["cleaned_by"] == scenario.test_id("test_cleaner", "CleanerTests", "test_b_cleaner")
@@ -116,7 +118,7 @@ def test_django_setup_module_leak_is_reported_against_the_module(tmp_path: Path)
                 pass
         """,
     )
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     [finding] = run.findings
     assert finding["test"] == "scenario.test_module"
     assert finding["details"]["scope"] == "module"
@@ -150,7 +152,7 @@ def test_wide_fixture_that_cleans_up_is_quiet(tmp_path: Path, scope: str) -> Non
     scenario = Scenario(tmp_path, "pytest")
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope=scope, cleanup=True))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     assert run.findings == []
 
@@ -160,7 +162,7 @@ def test_wide_fixture_leak_is_reported_against_its_scope(tmp_path: Path, scope: 
     scenario = Scenario(tmp_path, "pytest")
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope=scope, cleanup=False))
-    run = scenario.run()
+    run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
     [finding] = run.findings
     assert finding["test"] == "scenario/test_fixture.py"  # the module; for a session fixture, its file
@@ -175,7 +177,7 @@ def test_wide_fixture_leak_fails_the_last_test_of_its_scope_in_fail_mode(tmp_pat
     scenario = Scenario(tmp_path, "pytest")
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope="module", cleanup=False))
-    run = scenario.run("--isolation-fail")
+    run = scenario.run("--isolation-fail", checks=CHECKS)
     assert run.returncode == 6, run.output
     assert "ERROR at teardown of test_two" in run.output
     assert "2 passed, 1 error" in run.output
@@ -198,7 +200,7 @@ def test_fail_mode_is_not_swallowed_by_an_xfail_mark(tmp_path: Path) -> None:
             assert False
         """,
     )
-    run = scenario.run("--isolation-fail")
+    run = scenario.run("--isolation-fail", checks=CHECKS)
     assert run.returncode == 6, run.output
     assert "1 xfailed, 1 error" in run.output
     assert "IsolationLeak: [apps_registry] model shop.XfailModel added" in run.output

@@ -39,7 +39,12 @@ from typing import Any, Final, Protocol, TypeVar
 from django_isolation.origin import Frame
 
 ENTRY_POINT_GROUP: Final = "django_isolation.checks"
-BUILTIN_MODULES: Final = ("django_isolation.checks.apps_registry", "django_isolation.checks.db_rows")
+BUILTIN_MODULES: Final = (
+    "django_isolation.checks.apps_registry",
+    "django_isolation.checks.db_rows",
+    "django_isolation.checks.db_schema",
+    "django_isolation.checks.migration_drift",
+)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ class AppsRegistryCheck:
         if sender._meta.apps is not apps:
             return  # isolate_apps and migration states (historical models) have registries of their own
         self._prepared += 1
-        definer = _class_statement_frame(sys._getframe(1))
+        definer = class_statement_frame(sys._getframe(1))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
         self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
 
@@ -148,7 +148,7 @@ class AppsRegistryCheck:
         return definition.frames if definition else ()
 
 
-def _class_statement_frame(frame: FrameType | None) -> FrameType | None:
+def class_statement_frame(frame: FrameType | None) -> FrameType | None:
     """The frame that ran the class statement: above Django's and any model metaclass's frames."""
     frame = origin.definition_frame(frame, (_DJANGO_DIR,))
     while frame is not None and _in_model_metaclass(frame):

@@ -208,7 +208,7 @@ class DbRowsCheck:
         self._wrapped: list[BaseDatabaseWrapper] = []
         self._serials = count(1)
         self._fingerprint: Hashable = ()
-        self._reader = _Reader()
+        self._reader = Reader()
         self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
         self._leaks_live = False  # some table differs from its baseline: keep the running test's statements
@@ -484,7 +484,7 @@ class DbRowsCheck:
         )
 
 
-def _baseline(connection: BaseDatabaseWrapper, reader: _Reader) -> _Database | None:
+def _baseline(connection: BaseDatabaseWrapper, reader: Reader) -> _Database | None:
     pk_columns = _pk_columns(connection, reader)
     counts = reader.read(connection, _count, connection.alias, list(pk_columns))
     if counts is None:
@@ -500,7 +500,7 @@ def _baseline(connection: BaseDatabaseWrapper, reader: _Reader) -> _Database | N
     return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks, sequences)
 
 
-def _pk_columns(connection: BaseDatabaseWrapper, reader: _Reader) -> dict[str, str | None]:
+def _pk_columns(connection: BaseDatabaseWrapper, reader: Reader) -> dict[str, str | None]:
     """Every table of the database (but Django's migration records) and its primary key column."""
     by_table = {
         model._meta.db_table: model._meta.pk.column
@@ -511,7 +511,7 @@ def _pk_columns(connection: BaseDatabaseWrapper, reader: _Reader) -> dict[str, s
     return {table: by_table.get(table) for table in tables if table not in SKIPPED_TABLES}
 
 
-class _Reader:
+class Reader:
     """Reads through a database's raw DB-API connection, or a private one while Django's is closed.
 
     Django's own connection is used when open: it sees the test's uncommitted
