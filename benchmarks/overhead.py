@@ -234,14 +234,20 @@ def class_source(numbers: range) -> str:
     return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
 
 
-def command(runner: str, mode: str, report: Path, checks: str | None) -> list[str]:
-    """The command line of one run in `mode` (one of MODES); a checked run writes `report`."""
+def command(runner: str, mode: str, report: Path, checks: str | None, keep_db: bool = True) -> list[str]:
+    """The command line of one run in `mode` (one of MODES); a checked run writes `report`.
+
+    With `keep_db` the test database is kept and reused between runs: creating a
+    PostgreSQL database waits on the disk, whose latency varies by seconds here.
+    """
     if runner == "django":
         argv = [sys.executable, str(REPO / "manage.py"), "test", PACKAGE, "--noinput"]
+        argv += ["--keepdb"] if keep_db else []
         without = ["--testrunner", "django.test.runner.DiscoverRunner"]
     else:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
         argv += [f"--ds={SETTINGS}", PACKAGE]
+        argv += ["--reuse-db"] if keep_db else []
         without = ["-p", "no:django_isolation"]
     checked = ["--isolation-check", "--isolation-report", str(report)]
     checked += ["--isolation-checks", checks] if checks else []
@@ -286,8 +292,9 @@ def check_report(path: Path, tests: int) -> None:
 def measure(
     runner: str, database: str, url: str | None, root: Path, tables: int, args: argparse.Namespace
 ) -> Result:
-    """Warm up, then time `repeat` rounds of the three modes, alternating."""
+    """Warm up, then time `repeat` rounds of the three modes, alternating; then drop the kept test database."""
     env, report = environment(root, url, max(0, tables - BASE_TABLES)), root / "report.json"
+    env["TESTPROJECT_TEST_DB"] += f"_{tables}"  # a kept database holds one number of tables
     runs: dict[str, list[float]] = {mode: [] for mode in MODES}
     for number in range(args.repeat + 1):
         for mode in MODES:
@@ -296,6 +303,7 @@ def measure(
                 check_report(report, args.tests)
             if number:
                 runs[mode].append(elapsed)
+    timed_run(command(runner, "without", report, args.checks, keep_db=False), env, root)  # creates, then destroys
     return Result(runner, database, tables, args.tests, runs["without"], runs["plain"], runs["checked"])
 
 

@@ -31,6 +31,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from django_isolation import allow
 from django_isolation.checks import Change, Check
 from django_isolation.origin import Frame
 
@@ -46,7 +47,8 @@ class Scope:
 
     ``fixture`` names the pytest fixture (or ``setUpClass``/``setUpModule``)
     that created state for a wider scope, ``fixture_origin`` where it is
-    defined, ``first_test`` the test whose setup set it up.
+    defined, ``first_test`` the test whose setup set it up. ``allow`` holds
+    the patterns of leaks it makes on purpose (:mod:`django_isolation.allow`).
     """
 
     id: str
@@ -54,6 +56,7 @@ class Scope:
     fixture: str | None = None
     fixture_origin: Frame | None = None
     first_test: str | None = None
+    allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,16 @@ class Victim:
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """A leak not reported because a pattern allowed it."""
+
+    test: str
+    check: str
+    summary: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class CheckError:
     """A check that raised; it is switched off for the rest of the run."""
 
@@ -107,6 +120,7 @@ class Report:
     findings: list[Finding]
     victims: list[Victim]
     check_errors: list[CheckError]
+    allowed: list[Allowed] = field(default_factory=list)
 
 
 @dataclass
@@ -118,6 +132,7 @@ class _Live:
     owner: Scope
     finding: int | None = None
     replaced: tuple[Change, str] | None = None  # the live change this one overwrote, and its owner
+    allowed: bool = False  # judged, and allowed by a pattern: no finding
 
 
 @dataclass
@@ -131,8 +146,12 @@ class _Watched:
 class Engine:
     """Runs the checks at check points and keeps the ledger of live changes."""
 
-    def __init__(self, checks: Sequence[Check], runner: str, worker: str = MAIN_PROCESS) -> None:
+    def __init__(
+        self, checks: Sequence[Check], runner: str, worker: str = MAIN_PROCESS, allow: Sequence[str] = ()
+    ) -> None:
         self._checks = list(checks)
+        self._allow = tuple(allow)
+        self._allowed: list[Allowed] = []
         self._runner = runner
         self._worker = worker
         self._watched: list[_Watched] = []
@@ -176,10 +195,16 @@ class Engine:
         new: list[Finding] = []
         for watched in self._watched:
             for live in watched.live.values():
-                if live.owner == scope and live.finding is None:
-                    live.finding = len(self._findings)
-                    self._findings.append(_finding(live))
-                    new.append(self._findings[-1])
+                if live.owner != scope or live.finding is not None or live.allowed:
+                    continue
+                pattern = allow.matching((*scope.allow, *self._allow), live.check, live.change.key)
+                if pattern is not None:
+                    live.allowed = True
+                    self._allowed.append(Allowed(scope.id, live.check, live.change.summary, pattern))
+                    continue
+                live.finding = len(self._findings)
+                self._findings.append(_finding(live))
+                new.append(self._findings[-1])
         return new
 
     def release(self) -> None:
@@ -227,7 +252,7 @@ class Engine:
         """Judge what is still live, stop the checks and return the report."""
         for watched in self._watched:
             for live in watched.live.values():
-                if live.finding is None:
+                if live.finding is None and not live.allowed:
                     self._judge(live.owner)
         for watched in self._watched:
             self._stop(watched.check)
@@ -241,6 +266,7 @@ class Engine:
             findings=list(self._findings),
             victims=list(self._victims),
             check_errors=list(self._errors),
+            allowed=list(self._allowed),
         )
 
     def _observe(self, watched: _Watched, owner: Scope, sweep: bool) -> None:

@@ -68,7 +68,14 @@ CHECKS: Final = Option(
     "the checks to run: comma-separated names, or 'all' (default: the default checks; implies --isolation-check)",
     metavar="NAMES",
 )
-OPTIONS: Final = (CHECK, REPORT, FAIL, CHECKS)
+ALLOW: Final = Option(
+    "--isolation-allow",
+    "isolation_allow",
+    "DJANGO_ISOLATION_ALLOW",
+    "leaks not to report: comma-separated CHECK or CHECK:KEY-GLOB (e.g. environ:CI_*, django_settings:DEBUG)",
+    metavar="PATTERNS",
+)
+OPTIONS: Final = (CHECK, REPORT, FAIL, CHECKS, ALLOW)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Settings:
     report: str | None = None
     fail: bool = False
     checks: str | None = None
+    allow: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -114,6 +122,7 @@ def resolve(
         report=values.get(REPORT.dest),
         fail=bool(values.get(FAIL.dest)),
         checks=values.get(CHECKS.dest),
+        allow=values.get(ALLOW.dest),
         sources=sources,
     )
 

@@ -74,6 +74,9 @@ def _django_tags(item: pytest.Item) -> set[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "isolation_allow(*patterns): leaks of this test that django-isolation should not report"
+    )
     probe = config.getoption("isolation_gate_probe")
     if probe:
         from django_isolation.gate_probe import GateProbe

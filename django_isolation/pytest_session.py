@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from django_isolation import checks
+from django_isolation import allow, checks
 from django_isolation.engine import Engine, Finding, IsolationLeak, Scope, ScopeKind
 from django_isolation.options import EXIT_LEAKS_ONLY, Settings
 from django_isolation.origin import Frame, is_user_file, relative_path
@@ -33,7 +33,7 @@ class IsolationPlugin:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         try:
-            self.engine = Engine(checks.create(settings.checks), runner="pytest")
+            self.engine = Engine(checks.create(settings.checks), runner="pytest", allow=allow.split(settings.allow))
         except ValueError as error:
             raise pytest.UsageError(f"django-isolation: {error}") from None
         self._started = False
@@ -55,7 +55,7 @@ class IsolationPlugin:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        self._owners = [Scope(item.nodeid, "test")]
+        self._owners = [Scope(item.nodeid, "test", allow=_allowed(item))]
         self._scope_leaks = []
         self.engine.test_started(item.nodeid)
         return (yield)
@@ -161,7 +161,13 @@ def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRe
         scope_id = where.file if where else "session"
     else:
         scope_id = request.node.nodeid
-    return Scope(scope_id, kind, name, where, first_test)
+    return Scope(scope_id, kind, name, where, first_test, _allowed(request.node))
+
+
+def _allowed(node: pytest.Item | pytest.Collector) -> tuple[str, ...]:
+    """Patterns from ``isolation_allow`` marks on `node` and its parents, and from the decorator."""
+    marked = tuple(str(pattern) for mark in node.iter_markers(allow.MARKER) for pattern in mark.args)
+    return marked + allow.patterns_of(getattr(node, "obj", None), getattr(node, "cls", None))
 
 
 def _fixture_label(argname: str) -> str:

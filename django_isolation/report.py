@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from django_isolation.engine import Finding, Report
-from django_isolation.options import CHECK, CHECKS, FAIL, REPORT, Settings
+from django_isolation.options import ALLOW, CHECK, CHECKS, FAIL, REPORT, Settings
 
 SCHEMA: Final = "django-isolation/report/1"
 TITLE: Final = "django-isolation report"
@@ -30,6 +30,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "findings": [_finding_json(f) for f in report.findings],
         "victims": [{"test": v.test, "suspects": list(v.suspects), "leaks": list(v.leaks)} for v in report.victims],
         "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],
+        "allowed": [{"test": a.test, "check": a.check, "summary": a.summary, "pattern": a.pattern} for a in report.allowed],
     }
 
 
@@ -51,6 +52,8 @@ def header(settings: Settings, checks: Iterable[str]) -> str:
         parts.append(f"JSON report to {settings.report} ({sources[REPORT.dest]})")
     if settings.fail:
         parts.append(f"leaks fail the run ({sources[FAIL.dest]})")
+    if settings.allow:
+        parts.append(f"allowed: {settings.allow} ({sources[ALLOW.dest]})")
     return f"django-isolation: checks {', '.join(checks)}; {'; '.join(parts)}"
 
 
@@ -69,6 +72,10 @@ def render_text(data: dict[str, Any]) -> str:
         lines += [f"    {leak}" for leak in victim["leaks"]]
     for error in errors:
         lines += ["", f"CHECK ERROR {error['check']} during {error['during']}: {error['error']} (check switched off)"]
+    allowed = data.get("allowed", [])
+    if allowed:
+        lines += ["", f"{len(allowed)} leak(s) allowed on purpose:"]
+        lines += [f"  {a['test']} [{a['check']}] {a['summary']} (allowed by {a['pattern']!r})" for a in allowed]
     return "\n".join(lines)
 
 

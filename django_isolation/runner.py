@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.test.runner import DiscoverRunner
 
+from django_isolation.allow import split
 from django_isolation.options import EXIT_LEAKS_ONLY, OPTIONS, Settings, resolve
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class IsolationRunner(DiscoverRunner):
         isolation_report: str | None = None,
         isolation_fail: bool = False,
         isolation_checks: str | None = None,
+        isolation_allow: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +59,7 @@ class IsolationRunner(DiscoverRunner):
             "isolation_report": isolation_report,
             "isolation_fail": isolation_fail,
             "isolation_checks": isolation_checks,
+            "isolation_allow": isolation_allow,
         }
         self.isolation: Settings = resolve(cli, os.environ)
         self._front: IsolationFront | None = None
@@ -87,7 +90,7 @@ class IsolationRunner(DiscoverRunner):
         from django_isolation.report import header
         from django_isolation.suite import IsolationFront
 
-        engine = Engine(self._checks, runner="django")
+        engine = Engine(self._checks, runner="django", allow=split(self.isolation.allow))
         suite.front = self._front = IsolationFront(engine, self.isolation.fail)  # type: ignore[attr-defined]
         self.log(header(self.isolation, engine.check_names))
         engine.start()

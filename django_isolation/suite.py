@@ -8,6 +8,7 @@ from __future__ import annotations
 import unittest
 from typing import Any
 
+from django_isolation import allow
 from django_isolation.engine import Engine, IsolationLeak, Scope
 
 
@@ -47,7 +48,8 @@ class IsolationFront:
         self._module: str | None = None
 
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
-        self._test, self._test_scope = test, Scope(test.id(), "test")
+        method = getattr(test, getattr(test, "_testMethodName", ""), None)
+        self._test, self._test_scope = test, Scope(test.id(), "test", allow=allow.patterns_of(method, type(test)))
         self.engine.test_started(self._test_scope.id)
         self._failures_before = _failure_count(result)
 
@@ -89,7 +91,7 @@ class IsolationFront:
 
 
 def _class_scope(cls: type) -> Scope:
-    return Scope(f"{cls.__module__}.{cls.__qualname__}", "class", "setUpClass")
+    return Scope(f"{cls.__module__}.{cls.__qualname__}", "class", "setUpClass", allow=allow.patterns_of(cls))
 
 
 class IsolationSuite(unittest.TestSuite):

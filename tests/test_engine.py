@@ -131,3 +131,21 @@ def test_a_check_that_raises_is_reported_and_switched_off() -> None:
     [error] = report.check_errors
     assert (error.check, error.during, error.error) == ("broken", "checkpoint", "RuntimeError: boom")
     assert [f.check for f in report.findings] == ["shared_dict"]
+
+
+def test_allowed_leaks_are_listed_apart_and_never_suspected() -> None:
+    engine = Engine([DictCheck()], runner="test", allow=["shared_dict:ci_*"])
+    engine.start()
+    SHARED.update(ci_token="x")
+    assert engine.end_scope(TEST_A) == []  # allowed by the run's pattern
+    SHARED.update(mode="setter")
+    assert engine.end_scope(Scope("t.setter", "test", allow=("shared_dict:mode",))) == []
+    SHARED.update(other="leak")
+    [leak] = engine.end_scope(TEST_B)
+    engine.test_started("t.victim")
+    engine.test_failed("t.victim")
+    report = engine.finish()
+    assert leak.summary == "other set"
+    assert [(a.test, a.pattern) for a in report.allowed] == [("t.a", "shared_dict:ci_*"), ("t.setter", "shared_dict:mode")]
+    assert [v.suspects for v in report.victims] == [("t.b",)]
+    assert report.failed == {"main": ["t.victim"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from runs import REPO, manage_test, run_pytest
 
+from django_isolation import checks
 from django_isolation.options import Settings, resolve
 from django_isolation.report import header
 
@@ -26,7 +27,7 @@ def test_command_line_wins_over_environment_and_ini() -> None:
 
 def test_environment_wins_over_ini_and_can_switch_off() -> None:
     settings = resolve(
-        OFF, {"DJANGO_ISOLATION_CHECK": "0", "DJANGO_ISOLATION_FAIL": "yes"}, lambda name: "" if name.endswith("checks") else "true"
+        OFF, {"DJANGO_ISOLATION_CHECK": "0", "DJANGO_ISOLATION_FAIL": "yes"}, lambda name: "" if name.endswith(("checks", "allow")) else "true"
     )
     assert (settings.check, settings.fail) == (False, True)
     assert settings.sources == {"isolation_fail": "DJANGO_ISOLATION_FAIL", "isolation_report": "ini isolation_report"}
@@ -69,11 +70,14 @@ def test_a_bad_ini_value_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-
     assert "django-isolation: ini isolation_fail: expected one of" in run.output
 
 
+ALL_CHECKS = tuple(checks.available())  # every built-in check, in the order of checks.BUILTIN_MODULES
+
+
 def test_checks_are_chosen_by_name_or_all_on_both_fronts() -> None:
     django = manage_test(REPO, "--isolation-checks", "all", "testproject.demo.clean")
     pytest_ = run_pytest(REPO, "testproject/demo/clean", DJANGO_ISOLATION_CHECKS="db_rows")
     assert django.returncode == 0 and pytest_.returncode == 0, django.output + pytest_.output
-    assert "django-isolation: checks apps_registry, db_rows; on by --isolation-checks" in django.output
+    assert f"django-isolation: checks {', '.join(ALL_CHECKS)}; on by --isolation-checks" in django.output
     assert "django-isolation: checks db_rows; on by DJANGO_ISOLATION_CHECKS" in pytest_.output
 
 
@@ -82,4 +86,4 @@ def test_an_unknown_check_name_is_a_usage_error_on_both_fronts() -> None:
     pytest_ = run_pytest(REPO, "--isolation-checks", "nope", "testproject/demo/clean")
     assert django.returncode == 1 and pytest_.returncode == 4
     for run in (django, pytest_):
-        assert "django-isolation: unknown isolation check(s) nope; known: apps_registry, db_rows, all" in run.output
+        assert f"django-isolation: unknown isolation check(s) nope; known: {', '.join(ALL_CHECKS)}, all" in run.output

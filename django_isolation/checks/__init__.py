@@ -44,6 +44,11 @@ BUILTIN_MODULES: Final = (
     "django_isolation.checks.db_rows",
     "django_isolation.checks.db_schema",
     "django_isolation.checks.migration_drift",
+    "django_isolation.checks.module_identity",
+    "django_isolation.checks.module_attributes",
+    "django_isolation.checks.django_settings",
+    "django_isolation.checks.signals",
+    "django_isolation.checks.caches",
 )
 
 

@@ -1,0 +1,359 @@
+"""``module_attributes``: first-party module globals, class attributes and module-level containers a test left changed.
+
+A fixture that replaces a class's method and never puts it back (Matthew
+Wilkes' ``PythonVersion.value``), a test that assigns a module function
+instead of patching it, a handler appended to a module-level registry: later
+tests run against the fake. Only first-party code is watched: modules whose
+file is the project's own (not the stdlib, site-packages or django-isolation)
+under the working directory or the directory holding the settings package, or
+the module prefixes listed in ``DJANGO_ISOLATION_FIRST_PARTY`` (comma-separated).
+
+How writes are seen, cheaply and without changing what code does:
+
+* module globals: each watched module's class is swapped for a ``ModuleType``
+  subclass whose ``__setattr__``/``__delattr__`` count the write, keep a raw
+  stack of writes from outside the module, then do exactly what ``ModuleType``
+  does. ``setattr``, ``monkeypatch``, ``mock.patch`` and re-imports all go
+  through it; a module's own ``global x; x = ...`` does not, and that is how
+  state a module sets up once on first use stays quiet;
+* class attributes: ``type.__setattr__`` cannot be hooked, so the identities of
+  the attribute values of first-party classes are compared at each check point;
+* containers (module-level dicts, lists, sets, deques): their lengths at each
+  check point, their contents in full when anything moved and at sweeps.
+
+Names a module declares in ``__isolation_state__`` (``"_registry"``,
+``"Client.pool"``) and names containing ``cache`` are the module's own state
+and never reported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import unittest
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import methodcaller
+from types import FunctionType, MethodType, ModuleType
+from typing import Any, ClassVar, Final
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+FIRST_PARTY_ENV: Final = "DJANGO_ISOLATION_FIRST_PARTY"
+STATE_DECLARATION: Final = "__isolation_state__"
+_CONTAINERS: Final = (dict, list, set, deque)
+_ABSENT: Final = object()
+
+ADVICE_GLOBAL: Final = (
+    "patch it so that it is undone: monkeypatch.setattr({target!r}, ...), or mock.patch({target!r}) as a decorator "
+    "or context manager (a started patcher needs addCleanup(patcher.stop))"
+)
+ADVICE_CLASS: Final = (
+    "patch the class attribute so that it is undone: monkeypatch.setattr({owner}, {name!r}, ...) or "
+    "mock.patch.object({owner}, {name!r}) as a decorator or context manager; a fixture that assigns it must restore "
+    "it after its yield (or in addCleanup)"
+)
+ADVICE_CONTAINER: Final = (
+    "undo the change in tearDown/addCleanup (remove what the test registered), or patch the container with "
+    "mock.patch.dict / monkeypatch.setitem; if it is a cache the module fills on first use, declare it in "
+    "{module}.__isolation_state__"
+)
+
+
+class _WatchedModule(ModuleType):
+    """A module whose attribute writes are counted; otherwise exactly a ``ModuleType``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _Writes.seen(self, name)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        _Writes.seen(self, name)
+        super().__delattr__(name)
+
+
+class _Writes:
+    """Writes to watched modules since the check started: a count, and who wrote from outside each module."""
+
+    count = 0
+    active = False
+    external: ClassVar[dict[tuple[str, str], origin.RawStack]] = {}
+
+    @classmethod
+    def seen(cls, module: ModuleType, name: str) -> None:
+        if not cls.active:
+            return
+        cls.count += 1
+        writer = sys._getframe(2)
+        if writer.f_globals is not module.__dict__:  # a module's own code setting its state is not a leak
+            cls.external[(module.__name__, name)] = origin.raw_stack(writer)
+
+
+@dataclass
+class _ModuleState:
+    """A copy of one module's watched state: globals, its classes' attributes, its containers' contents."""
+
+    globals: dict[str, Any]
+    classes: dict[str, dict[str, Any]]
+    containers: dict[str, Any]
+    ignored: frozenset[str] = field(default_factory=frozenset)
+
+
+State = dict[str, _ModuleState]
+
+
+@register
+class ModuleAttributesCheck:
+    """Globals, class attributes and containers of first-party modules changed by a test and not restored."""
+
+    name = "module_attributes"
+    default = False
+
+    def __init__(self) -> None:
+        self._prefixes = tuple(p.strip() for p in os.environ.get(FIRST_PARTY_ENV, "").split(",") if p.strip())
+        self._roots = _roots()
+        self._modules: dict[str, ModuleType] = {}
+        self._rejected: set[str] = set()
+        self._class_dicts: list[Any] = []
+        self._containers: list[Any] = []
+        self._reference: State = {}
+        self._known = 0
+        self._sweeps = 0
+
+    def start(self) -> None:
+        _Writes.active, _Writes.count, _Writes.external = True, 0, {}
+        self._refresh()
+
+    def stop(self) -> None:
+        _Writes.active = False
+        for module in self._modules.values():
+            if type(module) is _WatchedModule:
+                module.__class__ = ModuleType  # type: ignore[assignment]
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        if sweep:
+            self._sweeps += 1  # containers changed in place at equal length are compared in full here
+        if len(sys.modules) != self._known:
+            self._refresh()
+        class_values = tuple(map(id, chain.from_iterable(map(methodcaller("values"), self._class_dicts))))
+        return _Writes.count, self._known, self._sweeps, hash(class_values), tuple(map(len, self._containers))
+
+    def capture(self) -> State:
+        self._index()  # globals rebound since the last look hold other classes and containers
+        state = {name: _snapshot(module) for name, module in self._modules.items()}
+        for name, module_state in state.items():
+            self._reference.setdefault(name, module_state)  # modules first imported after the baseline
+        return state
+
+    def diff(self, baseline: State, current: State) -> list[Change]:
+        changes: list[Change] = []
+        for name, now in current.items():
+            reference = self._reference.get(name)
+            if reference is not None:
+                changes += self._global_changes(name, reference, now)
+                changes += _class_changes(name, reference, now)
+                changes += _container_changes(name, reference, now)
+        return changes
+
+    def _refresh(self) -> None:
+        """Watch first-party modules imported since the last look (hook their writes, list their classes)."""
+        self._known = len(sys.modules)
+        for name, module in list(sys.modules.items()):
+            if name not in self._modules and name not in self._rejected:
+                if self._first_party(name, module):
+                    module.__class__ = _WatchedModule
+                    self._modules[name] = module
+                else:
+                    self._rejected.add(name)
+        self._index()
+
+    def _index(self) -> None:
+        self._class_dicts = [vars(cls) for module in self._modules.values() for cls in _classes_of(module)]
+        self._containers = [
+            value for module in self._modules.values() for key, value in _containers_of(vars(module)).items()
+        ]
+
+    def _first_party(self, name: str, module: object) -> bool:
+        if name == "__main__" or type(module) is not ModuleType:  # leave modules with a class of their own alone
+            return False
+        if self._prefixes:
+            return any(name == prefix or name.startswith(prefix + ".") for prefix in self._prefixes)
+        path = getattr(module, "__file__", None)
+        return isinstance(path, str) and origin.is_user_file(path) and os.path.abspath(path).startswith(self._roots)
+
+    def _global_changes(self, module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
+        changes = []
+        for name in reference.globals.keys() | now.globals.keys():
+            before, after = reference.globals.get(name, _ABSENT), now.globals.get(name, _ABSENT)
+            if before is after:
+                _Writes.external.pop((module, name), None)  # restored: a later change by the module itself is its own
+                continue
+            stack = _Writes.external.get((module, name))
+            if stack is None or _quiet(name, now.ignored) or _is_submodule(module, name, after):
+                continue  # set by the module's own code, declared, or bound by the import system
+            target = f"{module}.{name}"
+            changes.append(
+                _change(target, before, after, ADVICE_GLOBAL.format(target=target), origin.user_frames_of(stack))
+            )
+        return changes
+
+
+def _roots() -> tuple[str, ...]:
+    """The working directory and the directory holding the settings package."""
+    roots = {os.getcwd()}
+    settings = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    package = sys.modules.get(settings.partition(".")[0]) if settings else None
+    path = getattr(package, "__file__", None)
+    if isinstance(path, str):
+        roots.add(os.path.dirname(os.path.dirname(os.path.abspath(path))))
+    return tuple(os.path.join(root, "") for root in roots)
+
+
+def _classes_of(module: ModuleType) -> Iterable[type]:
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value.__module__ == module.__name__ and not issubclass(value, unittest.TestCase):
+            yield value  # a TestCase's class attributes are its fixtures (setUpClass, setUpTestData): not watched
+
+
+def _containers_of(namespace: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in namespace.items()
+        if isinstance(value, _CONTAINERS) and not (key.startswith("__") and key.endswith("__"))
+    }
+
+
+def _snapshot(module: ModuleType) -> _ModuleState:
+    namespace = vars(module)
+    declared = namespace.get(STATE_DECLARATION, ())
+    ignored = frozenset(declared) if isinstance(declared, (list, tuple, set, frozenset)) else frozenset()
+    return _ModuleState(
+        globals=dict(namespace),
+        classes={cls.__qualname__: dict(vars(cls)) for cls in _classes_of(module)},
+        containers={key: _contents(value) for key, value in _containers_of(namespace).items()},
+        ignored=ignored,
+    )
+
+
+def _contents(container: Any) -> Any:
+    if isinstance(container, dict):
+        return (id(container), dict(container))
+    if isinstance(container, set):
+        return (id(container), frozenset(container))
+    return (id(container), tuple(container))
+
+
+def _quiet(name: str, ignored: frozenset[str]) -> bool:
+    return name in ignored or "cache" in name.lower() or (name.startswith("__") and name.endswith("__"))
+
+
+def _class_changes(module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
+    changes = []
+    for qualname, attributes in now.classes.items():
+        was = reference.classes.get(qualname)
+        if was is None or was is attributes:
+            continue
+        for name in was.keys() | attributes.keys():
+            before, after = was.get(name, _ABSENT), attributes.get(name, _ABSENT)
+            if before is after or _quiet(name, reference.ignored) or _quiet(f"{qualname}.{name}", reference.ignored):
+                continue
+            advice = ADVICE_CLASS.format(owner=qualname, name=name)
+            changes.append(_change(f"{module}.{qualname}.{name}", before, after, advice, _defined_at(after)))
+    return changes
+
+
+def _container_changes(module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
+    changes = []
+    for name, (identity, contents) in now.containers.items():
+        was = reference.containers.get(name)
+        if was is None or was[0] != identity or _quiet(name, reference.ignored):
+            continue  # a new or rebound container is a global change, reported (or not) as such
+        difference = _content_difference(was[1], contents)
+        if difference:
+            target = f"{module}.{name}"
+            changes.append(
+                Change(
+                    key=f"{target} (contents)",
+                    token=hash(difference),
+                    summary=f"contents of {target} changed in place: {difference}",
+                    before=_short(was[1]),
+                    after=_short(contents),
+                    advice=ADVICE_CONTAINER.format(module=module),
+                    details={"change": "contents", "target": target, "difference": difference},
+                )
+            )
+    return changes
+
+
+def _content_difference(before: Any, after: Any) -> str:
+    if isinstance(before, dict):
+        added = [repr(k) for k in after if k not in before]
+        removed = [repr(k) for k in before if k not in after]
+        replaced = [repr(k) for k in after if k in before and after[k] is not before[k]]
+        parts = [("added keys", added), ("removed keys", removed), ("replaced values of", replaced)]
+        return "; ".join(f"{label} {', '.join(keys[:5])}" for label, keys in parts if keys)
+    if isinstance(before, frozenset):
+        added, removed = after - before, before - after
+        parts2 = [("added", added), ("removed", removed)]
+        return "; ".join(f"{label} {', '.join(sorted(map(repr, items))[:5])}" for label, items in parts2 if items)
+    if len(before) != len(after) or any(a is not b for a, b in zip(before, after)):
+        return f"{len(before)} item(s) -> {len(after)} item(s)"
+    return ""
+
+
+def _is_submodule(package: str, name: str, value: Any) -> bool:
+    """The import system binding a submodule to its package: module_identity's business."""
+    return isinstance(value, ModuleType) and value.__name__ == f"{package}.{name}"
+
+
+def _change(target: str, before: Any, after: Any, advice: str, frames: tuple[origin.Frame, ...]) -> Change:
+    kind = "added" if before is _ABSENT else "deleted" if after is _ABSENT else "replaced"
+    defined = _defined_at(after)
+    return Change(
+        key=target,
+        token=None if after is _ABSENT else id(after),
+        summary=f"{target} {kind}" + (f" by {_describe(after)}" if kind == "replaced" else ""),
+        before=_describe(before),
+        after=_describe(after),
+        advice=advice,
+        details={"change": kind, "target": target, "defined_at": str(defined[0]) if defined else None},
+        origin=frames,
+    )
+
+
+def _defined_at(value: Any) -> tuple[origin.Frame, ...]:
+    """Where a function or class value was defined: the fake a polluting test put in place."""
+    if isinstance(value, (staticmethod, classmethod, MethodType)):
+        value = value.__func__
+    if isinstance(value, FunctionType):
+        code = value.__code__
+        return (origin.Frame(origin.relative_path(code.co_filename), code.co_firstlineno, code.co_name),)
+    if isinstance(value, type):
+        try:
+            _, line = inspect.getsourcelines(value)
+            return (origin.Frame(origin.relative_path(inspect.getfile(value)), line, value.__qualname__),)
+        except (OSError, TypeError):
+            return ()
+    return ()
+
+
+def _describe(value: Any) -> str | None:
+    if value is _ABSENT:
+        return None
+    defined = _defined_at(value)
+    if defined:
+        name = getattr(value, "__qualname__", None) or type(value).__name__
+        return f"{name} (defined at {defined[0].file}:{defined[0].line})"
+    return _short(value)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the report
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= 120 else text[:117] + "..."

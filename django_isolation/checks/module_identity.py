@@ -1,0 +1,179 @@
+"""``module_identity``: ``sys.modules`` entries replaced or removed, and packages out of step with them.
+
+A test (or fixture) that deletes ``sys.modules["pkg.sub"]`` and imports it again
+gets a second module object; restoring ``sys.modules`` but not the ``pkg.sub``
+attribute leaves ``from pkg import sub`` and ``from pkg.sub import f`` on
+different objects, and a later ``monkeypatch.setattr(sub, ...)`` patches the one
+the code under test no longer uses (djust #1741). Re-imports are seen by a
+finder at the front of ``sys.meta_path`` that only counts and records the
+stack of imports of names already imported once; it never finds anything
+itself. First imports are normal and never reported.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Final
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+ADVICE_REPLACED: Final = (
+    "a test that re-imports a module must restore sys.modules and the parent package attribute together, "
+    "e.g. with monkeypatch.setitem(sys.modules, name, module) and monkeypatch.setattr(package, child, module), "
+    "or mock.patch.dict(sys.modules) as a context manager; do not importlib.import_module() a module that "
+    "others already hold"
+)
+ADVICE_REMOVED: Final = (
+    "put the entry back (monkeypatch.delitem(sys.modules, name) undoes itself; so does mock.patch.dict(sys.modules))"
+)
+ADVICE_DESYNC: Final = (
+    "the package attribute and sys.modules name different module objects: restore both after a re-import "
+    "(monkeypatch.setattr(package, child, original) next to monkeypatch.setitem(sys.modules, name, original))"
+)
+
+
+@dataclass(frozen=True)
+class Modules:
+    """A capture: every ``sys.modules`` entry and the submodules whose package attribute is another module."""
+
+    entries: dict[str, object]
+    desynced: dict[str, tuple[object, object]]  # name -> (sys.modules entry, package attribute)
+
+
+class _ReimportSpy:
+    """A meta path finder that finds nothing: it counts imports of names imported before and keeps their stack."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.reimports = 0
+        self.stacks: dict[str, origin.RawStack] = {}
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> None:
+        # Called only for names missing from sys.modules: first imports, failed imports, re-imports, reload().
+        if name in self.known:  # failed imports of unknown names may repeat in loops: keep them free
+            self.reimports += 1
+            self.stacks[name] = origin.raw_stack(sys._getframe(1))
+
+    def invalidate_caches(self) -> None:
+        return None
+
+
+@register
+class ModuleIdentityCheck:
+    """``sys.modules`` entries replaced or removed, and package attributes that no longer match them."""
+
+    name = "module_identity"
+    default = False
+
+    def __init__(self) -> None:
+        self._spy = _ReimportSpy()
+        self._reference: dict[str, object] = {}  # the first object seen under each name
+        self._sweeps = 0
+
+    def start(self) -> None:
+        self._spy.known.update(sys.modules)
+        sys.meta_path.insert(0, self._spy)
+
+    def stop(self) -> None:
+        if self._spy in sys.meta_path:
+            sys.meta_path.remove(self._spy)
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        if sweep:
+            self._sweeps += 1  # entries swapped by plain assignment are compared in full here
+        return self._spy.reimports, len(sys.modules), self._sweeps
+
+    def capture(self) -> Modules:
+        entries: dict[str, object] = dict(sys.modules)
+        self._spy.known.update(entries)
+        for name, module in entries.items():
+            self._reference.setdefault(name, module)
+        return Modules(entries, _desynced(entries))
+
+    def diff(self, baseline: Modules, current: Modules) -> list[Change]:
+        changes: list[Change] = []
+        for name, before in self._reference.items():
+            after = current.entries.get(name)
+            if after is None and name not in current.entries:
+                changes.append(self._removed(name, before))
+            elif after is not before:
+                changes.append(self._replaced(name, before, after))
+        for name, (entry, attribute) in current.desynced.items():
+            was = baseline.desynced.get(name)
+            if was is None or was[0] is not entry or was[1] is not attribute:
+                changes.append(self._desync(name, entry, attribute))
+        return changes
+
+    def _replaced(self, name: str, before: object, after: object) -> Change:
+        return Change(
+            key=f"sys.modules[{name!r}]",
+            token=id(after),
+            summary=f"sys.modules[{name!r}] replaced by another module object",
+            before=_describe(before),
+            after=_describe(after),
+            advice=ADVICE_REPLACED,
+            details={"change": "replaced", "module": name, "before_file": _file(before), "after_file": _file(after)},
+            origin=self._imported_at(name),
+        )
+
+    def _removed(self, name: str, before: object) -> Change:
+        return Change(
+            key=f"sys.modules[{name!r}]",
+            token=None,
+            summary=f"sys.modules[{name!r}] removed: the next import runs the module again",
+            before=_describe(before),
+            after=None,
+            advice=ADVICE_REMOVED,
+            details={"change": "removed", "module": name, "before_file": _file(before)},
+        )
+
+    def _desync(self, name: str, entry: object, attribute: object) -> Change:
+        package, _, child = name.rpartition(".")
+        return Change(
+            key=f"{name} (package attribute)",
+            token=(id(entry), id(attribute)),
+            summary=f"{package}.{child} and sys.modules[{name!r}] are different module objects",
+            before=f"sys.modules[{name!r}]: {_describe(entry)}",
+            after=f"{package}.{child}: {_describe(attribute)}",
+            advice=ADVICE_DESYNC,
+            details={
+                "change": "desynced",
+                "module": name,
+                "sys_modules_entry": _describe(entry),
+                "package_attribute": _describe(attribute),
+                "imported_at": [str(frame) for frame in self._imported_at(name)],
+            },
+            origin=self._imported_at(name),
+        )
+
+    def _imported_at(self, name: str) -> tuple[origin.Frame, ...]:
+        """Where `name` was last imported through the import system after the run started (the re-import)."""
+        stack = self._spy.stacks.get(name)
+        return origin.user_frames_of(stack) if stack else ()
+
+
+def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]:
+    found: dict[str, tuple[object, object]] = {}
+    for name, module in entries.items():
+        package_name, dot, child = name.rpartition(".")
+        if not dot or module is None:
+            continue
+        attribute = getattr(entries.get(package_name), child, None)
+        if isinstance(attribute, ModuleType) and attribute is not module and attribute.__name__ == name:
+            found[name] = (module, attribute)
+    return found
+
+
+def _file(module: object) -> str | None:
+    path = getattr(module, "__file__", None)
+    return origin.relative_path(path) if isinstance(path, str) else None
+
+
+def _describe(module: Any) -> str:
+    where = _file(module)
+    kind = "module" if isinstance(module, ModuleType) else type(module).__name__
+    return f"{kind} at 0x{id(module):x}" + (f" from {where}" if where else "")

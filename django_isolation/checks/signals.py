@@ -1,0 +1,278 @@
+"""``signals``: receivers a test connected to a Django signal and never disconnected (or disconnected for good).
+
+A receiver connected in a test keeps firing in every later test: a
+``post_save`` handler that sends mail, a ``request_finished`` hook that counts
+requests. Every ``django.dispatch.Signal`` is covered (model, request and the
+project's own): the live signals are found once at start (a walk of the
+garbage collector's objects), and ``Signal.connect``/``disconnect`` are wrapped
+at class level to count calls and keep the connecting stack (no work at check
+points when nobody connects). The fingerprint is that count (plus, at sweeps,
+the length of every signal's receiver list, which catches direct edits such as
+factory_boy's ``mute_signals``); receivers are compared only when it moved.
+
+Not leaks: a receiver connected by the top-level code of a module imported for
+the first time (``@receiver`` in a late-imported module), one Django connects
+itself (``ImageField`` dimensions, ``CaptureQueriesContext``), this package's
+own, and a weakly connected receiver that was garbage collected (Django no
+longer calls it).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, Final
+
+import django
+from django.apps import apps
+from django.dispatch import Signal
+from django.dispatch.dispatcher import NONE_ID, _make_id
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+_DJANGO_DIR: Final = os.path.join(os.path.dirname(django.__file__ or ""), "")
+# Signal plumbing (@receiver, ModelSignal.connect): the code that called it is the connecting code.
+_PLUMBING: Final = (os.path.join(_DJANGO_DIR, "dispatch", ""), os.path.join(_DJANGO_DIR, "db", "models", "signals.py"))
+_OWN_PACKAGE: Final = "django_isolation."
+ADVICE_CONNECTED: Final = (
+    "disconnect the receiver when the test ends: self.addCleanup({signal}.disconnect, receiver, ...) "
+    "or in tearDown; or connect it at module level / in AppConfig.ready() if it should always run"
+)
+ADVICE_DISCONNECTED: Final = (
+    "a test that disconnects a receiver must reconnect it: self.addCleanup({signal}.connect, receiver, ...), "
+    "a try/finally, or factory_boy's mute_signals as a context manager"
+)
+LookupKey = tuple[Hashable, Hashable]
+ReceiverKey = tuple[int, LookupKey]  # (id of the signal, Django's lookup key)
+Receivers = dict[ReceiverKey, "_Receiver"]
+_Connect = Callable[..., None]
+_Disconnect = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    signal: Signal
+    lookup_key: LookupKey
+    ref: Any  # what Signal.receivers holds: a weak reference, or the receiver itself for weak=False
+
+    def target(self) -> Any:
+        """The receiver, or None when it was weakly connected and is gone."""
+        return self.ref() if isinstance(self.ref, weakref.ReferenceType) else self.ref
+
+    def same(self, other: _Receiver) -> bool:
+        # A WeakMethod makes a new bound method at each call: compare what it is bound to.
+        return bool(_make_id(self.target()) == _make_id(other.target()))
+
+
+@dataclass(frozen=True)
+class _Connection:
+    stack: origin.RawStack
+    exempt: bool  # made by Django itself or by a module's top-level code: not a test's doing
+    sender: str
+
+
+@register
+class SignalsCheck:
+    """Receivers connected to or disconnected from any ``django.dispatch.Signal`` and not restored."""
+
+    name = "signals"
+    default = False
+
+    def __init__(self) -> None:
+        self._events = 0
+        self._signals: weakref.WeakValueDictionary[int, Signal] = weakref.WeakValueDictionary()
+        self._before_first_seen: Receivers = {}
+        self._connections: dict[ReceiverKey, _Connection] = {}
+        self._names: weakref.WeakKeyDictionary[Signal, str] = weakref.WeakKeyDictionary()
+        self._originals: tuple[_Connect, _Disconnect] | None = None
+        self._hooks: tuple[_Connect, _Disconnect] | None = None
+
+    def start(self) -> None:
+        for candidate in gc.get_objects():
+            # type(), not isinstance(): isinstance reads __class__, which evaluates a lazy object.
+            if issubclass(type(candidate), Signal):
+                self._signals[id(candidate)] = candidate
+        self._originals = (Signal.connect, Signal.disconnect)
+        self._hooks = (self._connect(Signal.connect), self._disconnect(Signal.disconnect))
+        Signal.connect, Signal.disconnect = self._hooks
+
+    def stop(self) -> None:
+        # Put Django's methods back only if nobody wrapped ours in the meantime.
+        if self._originals is None or self._hooks is None:
+            return
+        if Signal.__dict__["connect"] is self._hooks[0]:
+            Signal.connect = self._originals[0]
+        if Signal.__dict__["disconnect"] is self._hooks[1]:
+            Signal.disconnect = self._originals[1]
+        self._originals = self._hooks = None
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        if not sweep:
+            return self._events
+        return self._events, tuple(len(signal.receivers) for signal in self._signals.values())
+
+    def capture(self) -> Receivers:
+        return {key: entry for signal in self._signals.values() for key, entry in _receivers(signal).items()}
+
+    def diff(self, baseline: Receivers, current: Receivers) -> list[Change]:
+        before = {**self._before_first_seen, **baseline}
+        changes = [
+            self._disconnected(key, entry) for key, entry in before.items() if key not in current and entry.target()
+        ]
+        for key, entry in current.items():
+            old = before.get(key)
+            connection = self._connections.get(key)
+            if (old is None or not old.same(entry)) and not (connection and connection.exempt):
+                changes.append(self._connected(key, entry, connection))
+        return changes
+
+    def _connect(self, original: _Connect) -> _Connect:
+        def connect(
+            signal: Signal, receiver: Any, sender: Any = None, weak: bool = True, dispatch_uid: Hashable = None
+        ) -> None:
+            key = (id(signal), _lookup_key(receiver, sender, dispatch_uid))
+            self._see(signal)
+            known = any(entry[0] == key[1] for entry in signal.receivers)
+            original(signal, receiver, sender, weak, dispatch_uid)
+            self._events += 1
+            if not known:
+                self._connections[key] = _connection(sys._getframe(1), sender)
+
+        return connect
+
+    def _disconnect(self, original: _Disconnect) -> _Disconnect:
+        def disconnect(signal: Signal, receiver: Any = None, sender: Any = None, dispatch_uid: Hashable = None) -> bool:
+            self._see(signal)
+            self._events += 1
+            return original(signal, receiver, sender, dispatch_uid)
+
+        return disconnect
+
+    def _see(self, signal: Signal) -> None:
+        # A signal created after start: what it held before its first connect is its baseline.
+        if id(signal) not in self._signals:
+            self._signals[id(signal)] = signal
+            self._before_first_seen.update(_receivers(signal))
+
+    def _connected(self, key: ReceiverKey, entry: _Receiver, connection: _Connection | None) -> Change:
+        signal = self._signal_name(entry.signal)
+        receiver = _name(entry.target())
+        sender = connection.sender if connection else _sender_name(entry.lookup_key[1])
+        return Change(
+            key=_key(signal, receiver, sender, entry.lookup_key),
+            token=_make_id(entry.target()),
+            summary=f"receiver {receiver} connected to {signal}" + (f" for sender {sender}" if sender else ""),
+            before=None,
+            after=receiver,
+            advice=ADVICE_CONNECTED.format(signal=signal.rpartition(".")[2]),
+            details=_details("connected", signal, receiver, sender, entry.lookup_key),
+            origin=origin.user_frames_of(connection.stack) if connection else (),
+        )
+
+    def _disconnected(self, key: ReceiverKey, entry: _Receiver) -> Change:
+        signal = self._signal_name(entry.signal)
+        receiver = _name(entry.target())
+        sender = _sender_name(entry.lookup_key[1])
+        return Change(
+            key=_key(signal, receiver, sender, entry.lookup_key),
+            token=None,
+            summary=f"receiver {receiver} disconnected from {signal}" + (f" for sender {sender}" if sender else ""),
+            before=receiver,
+            after=None,
+            advice=ADVICE_DISCONNECTED.format(signal=signal.rpartition(".")[2]),
+            details=_details("disconnected", signal, receiver, sender, entry.lookup_key),
+        )
+
+    def _signal_name(self, signal: Signal) -> str:
+        name = self._names.get(signal)
+        if name is None:
+            name = self._names[signal] = _find_name(signal)
+        return name
+
+
+def _receivers(signal: Signal) -> Receivers:
+    """The live receivers of `signal` except this package's own."""
+    found: Receivers = {}
+    for entry in signal.receivers:  # (lookup_key, receiver_or_ref, ...): the tail differs between Django versions
+        receiver = _Receiver(signal, entry[0], entry[1])
+        target = receiver.target()
+        if target is not None and not getattr(target, "__module__", "").startswith(_OWN_PACKAGE):
+            found[(id(signal), entry[0])] = receiver
+    return found
+
+
+def _lookup_key(receiver: Any, sender: Any, dispatch_uid: Hashable) -> LookupKey:
+    # The same key Django's Signal.connect computes.
+    return (dispatch_uid, _make_id(sender)) if dispatch_uid else (_make_id(receiver), _make_id(sender))
+
+
+def _connection(caller: FrameType | None, sender: Any) -> _Connection:
+    while caller is not None and os.path.abspath(caller.f_code.co_filename).startswith(_PLUMBING):
+        caller = caller.f_back
+    exempt = caller is None or caller.f_code.co_name == "<module>" or _in_django(caller)
+    sender_name = "" if sender is None else _object_name(sender)
+    return _Connection(origin.raw_stack(caller, depth=32), exempt, sender_name)
+
+
+def _in_django(frame: FrameType) -> bool:
+    return os.path.abspath(frame.f_code.co_filename).startswith(_DJANGO_DIR)
+
+
+def _find_name(signal: Signal) -> str:
+    """The dotted name of a module attribute holding `signal`, preferring ``*.signals`` modules, then short names."""
+    homes = [
+        f"{module_name}.{attribute}"
+        for module_name, module in list(sys.modules.items())
+        for attribute, value in list(getattr(module, "__dict__", {}).items())
+        if value is signal
+    ]
+    if not homes:
+        return f"<Signal at {id(signal):#x}>"
+    return min(homes, key=lambda home: (not home.rpartition(".")[0].endswith("signals"), home.count("."), home))
+
+
+def _name(receiver: Any) -> str:
+    if hasattr(receiver, "__func__") and hasattr(receiver, "__self__"):
+        owner = receiver.__self__
+        owner_type = owner if isinstance(owner, type) else type(owner)
+        return f"{owner_type.__module__}.{receiver.__func__.__qualname__}"
+    return _object_name(receiver)
+
+
+def _object_name(value: Any) -> str:
+    if isinstance(value, type) and hasattr(value, "_meta"):
+        return str(value._meta.label)
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if module and qualname:
+        return f"{module}.{qualname}"
+    return f"<{type(value).__name__} object>"
+
+
+def _sender_name(sender_id: Hashable) -> str:
+    """A baseline receiver's sender, from the id in its lookup key: None, a model, or unknown."""
+    if sender_id == NONE_ID:
+        return ""
+    for model in apps.get_models(include_auto_created=True):
+        if _make_id(model) == sender_id:
+            return str(model._meta.label)
+    return "<sender not found>"
+
+
+def _key(signal: str, receiver: str, sender: str, lookup_key: LookupKey) -> str:
+    key = f"{signal}:{receiver}"
+    if sender:
+        key += f":sender={sender}"
+    if isinstance(lookup_key[0], str):
+        key += f":dispatch_uid={lookup_key[0]}"
+    return key
+
+
+def _details(change: str, signal: str, receiver: str, sender: str, lookup_key: LookupKey) -> dict[str, Any]:
+    uid = lookup_key[0] if isinstance(lookup_key[0], str) else None
+    return {"change": change, "signal": signal, "receiver": receiver, "sender": sender or None, "dispatch_uid": uid}

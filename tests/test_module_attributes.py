@@ -1,0 +1,249 @@
+"""The module_attributes check: the Wilkes story (a fixture that replaces a class's method and never restores it),
+module globals and module-level registries a test left changed; quiet on monkeypatch, mock.patch and state a module
+sets up on first use."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from runs import Run, Scenario
+
+CHECKS = "module_identity,module_attributes"
+
+SENSORS = """
+    import sys
+
+
+    class PythonVersion:
+        def value(self):
+            return sys.version_info
+
+        @classmethod
+        def format(cls, value):
+            if value[2] == 0 and value[3] == "alpha":
+                return "{0}.{1}.{2}a{4}".format(*value)
+            return "{0}.{1}".format(*value)
+
+
+    def sensor():
+        return PythonVersion()
+
+
+    HANDLERS = []
+    REGISTRY = {}
+    _seen = []
+    __isolation_state__ = ("_seen",)
+    _config = None
+    _lookup_cache = {}
+
+
+    def config():
+        global _config
+        if _config is None:
+            _config = {"loaded": True}  # set up once, on first use
+        _seen.append("config")
+        return _config
+
+
+    def lookup(key):
+        return _lookup_cache.setdefault(key, key.upper())
+"""
+
+# Matthew Wilkes, "Finding test isolation issues with pytest", listing 1: the fixture never restores the method.
+WILKES_PYTEST = """
+    import sys
+
+    import pytest
+
+    from scenario.sensors import PythonVersion
+
+
+    @pytest.fixture
+    def alpha_sensor():
+        def returns_alpha(self):  # @fake
+            return (3, 9, 0, "alpha", 1)
+        PythonVersion.value = returns_alpha
+        return PythonVersion()
+
+
+    def test_alpha_specialcase(alpha_sensor):
+        assert PythonVersion.format(alpha_sensor.value()) == "3.9.0a1"
+
+
+    def test_value_is_right():
+        assert PythonVersion().value() == sys.version_info
+"""
+
+WILKES_UNITTEST = """
+    import sys
+    from unittest import TestCase
+
+    from scenario.sensors import PythonVersion
+
+
+    class AlphaTests(TestCase):
+        def setUp(self):
+            def returns_alpha(self):  # @fake
+                return (3, 9, 0, "alpha", 1)
+            PythonVersion.value = returns_alpha
+
+        def test_alpha_specialcase(self):
+            self.assertEqual(PythonVersion.format(PythonVersion().value()), "3.9.0a1")
+
+
+    class ValueTests(TestCase):
+        def test_value_is_right(self):
+            self.assertEqual(PythonVersion().value(), sys.version_info)
+"""
+
+
+def line_of(source: str, marker: str) -> int:
+    lines = textwrap.dedent(source).splitlines()
+    return next(number for number, line in enumerate(lines, 1) if line.rstrip().endswith(f"# @{marker}"))
+
+
+def ids(scenario: Scenario, module: str, cls: str, test: str) -> str:
+    return scenario.test_id(module, test) if scenario.runner == "pytest" else scenario.test_id(module, cls, test)
+
+
+def by_target(run: Run) -> dict[str, dict[str, Any]]:
+    return {f["details"]["target"]: f for f in run.findings}
+
+
+def test_wilkes_unrestored_method_is_caught_with_the_fake(scenario: Scenario) -> None:
+    source = WILKES_PYTEST if scenario.runner == "pytest" else WILKES_UNITTEST
+    scenario.write("sensors.py", SENSORS)
+    scenario.write("test_sensors.py", source)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 1, run.output  # the victim fails, as in the article
+    [finding] = run.findings
+    polluter = ids(scenario, "test_sensors", "AlphaTests", "test_alpha_specialcase")
+    assert finding["test"] == polluter
+    assert finding["check"] == "module_attributes"
+    assert finding["summary"].startswith("scenario.sensors.PythonVersion.value replaced by ")
+    fake = {
+        "file": "scenario/test_sensors.py",
+        "line": line_of(source, "fake"),
+        "function": "returns_alpha",
+    }
+    assert finding["origin"] == [fake]
+    assert finding["details"]["defined_at"] == f"scenario/test_sensors.py:{fake['line']} in returns_alpha"
+    assert finding["details"]["before"].startswith("PythonVersion.value (defined at scenario/sensors.py:6)")
+    assert finding["details"]["change"] == "replaced"
+    victim = ids(scenario, "test_sensors", "ValueTests", "test_value_is_right")
+    assert run.victims == {victim: [polluter]}
+
+
+GLOBALS_AND_REGISTRIES = """
+    from unittest import TestCase
+
+    import scenario.sensors
+
+
+    class LeakTests(TestCase):
+        def test_replaces_function(self):
+            scenario.sensors.sensor = lambda: None  # @assign
+
+        def test_registers_handler(self):
+            scenario.sensors.HANDLERS.append(print)
+            scenario.sensors.REGISTRY["audit"] = print
+
+        def test_deletes_global(self):
+            del scenario.sensors.PythonVersion  # @delete
+"""
+
+
+def test_module_globals_and_registries_changed_in_place_are_caught(scenario: Scenario) -> None:
+    scenario.write("sensors.py", SENSORS)
+    scenario.write("test_leaks.py", GLOBALS_AND_REGISTRIES)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    found = by_target(run)
+    assert set(found) == {
+        "scenario.sensors.sensor",
+        "scenario.sensors.HANDLERS",
+        "scenario.sensors.REGISTRY",
+        "scenario.sensors.PythonVersion",
+    }, run.findings
+    replaced = found["scenario.sensors.sensor"]
+    assert replaced["test"] == scenario.test_id("test_leaks", "LeakTests", "test_replaces_function")
+    assert replaced["origin"][0]["line"] == line_of(GLOBALS_AND_REGISTRIES, "assign")
+    assert replaced["details"]["defined_at"].startswith("scenario/test_leaks.py:")
+    assert found["scenario.sensors.HANDLERS"]["summary"] == (
+        "contents of scenario.sensors.HANDLERS changed in place: 0 item(s) -> 1 item(s)"
+    )
+    assert found["scenario.sensors.REGISTRY"]["summary"] == (
+        "contents of scenario.sensors.REGISTRY changed in place: added keys 'audit'"
+    )
+    deleted = found["scenario.sensors.PythonVersion"]
+    assert deleted["details"]["change"] == "deleted"
+    assert deleted["origin"][0]["line"] == line_of(GLOBALS_AND_REGISTRIES, "delete")
+    registers = scenario.test_id("test_leaks", "LeakTests", "test_registers_handler")
+    assert found["scenario.sensors.REGISTRY"]["test"] == registers
+
+
+CLEAN_UNITTEST = """
+    from unittest import TestCase, mock
+
+    from django.test import TestCase as DjangoTestCase
+
+    import scenario.sensors
+    from scenario.sensors import PythonVersion
+
+    COUNTER = {"runs": 0}
+
+
+    class PatchTests(TestCase):
+        @mock.patch.object(PythonVersion, "value", lambda self: (3, 9, 0, "alpha", 1))
+        def test_decorator(self):
+            self.assertEqual(PythonVersion.format(PythonVersion().value()), "3.9.0a1")
+
+        def test_context_manager(self):
+            with mock.patch("scenario.sensors.sensor", lambda: None):
+                self.assertIsNone(scenario.sensors.sensor())
+
+        def test_cleanup(self):
+            patcher = mock.patch.dict(scenario.sensors.REGISTRY, {"audit": print})
+            patcher.start()
+            self.addCleanup(patcher.stop)
+            scenario.sensors.HANDLERS.append(print)
+            self.addCleanup(scenario.sensors.HANDLERS.remove, print)
+
+        def test_state_set_up_on_first_use(self):
+            self.assertEqual(scenario.sensors.config(), {"loaded": True})
+            self.assertEqual(scenario.sensors.lookup("a"), "A")
+
+
+    class DataTests(DjangoTestCase):
+        @classmethod
+        def setUpTestData(cls):
+            cls.version = PythonVersion()
+
+        def test_data(self):
+            self.assertIsInstance(self.version, PythonVersion)
+"""
+
+CLEAN_PYTEST = """
+    import scenario.sensors
+    from scenario.sensors import PythonVersion
+
+
+    def test_monkeypatch(monkeypatch):
+        monkeypatch.setattr(PythonVersion, "value", lambda self: (3, 9, 0, "alpha", 1))
+        monkeypatch.setattr(scenario.sensors, "sensor", lambda: None)
+        monkeypatch.setitem(scenario.sensors.REGISTRY, "audit", print)
+        monkeypatch.delattr(scenario.sensors, "HANDLERS")
+        assert PythonVersion.format(PythonVersion().value()) == "3.9.0a1"
+"""
+
+
+def test_patching_that_undoes_itself_and_first_use_state_are_quiet(scenario: Scenario) -> None:
+    scenario.write("sensors.py", SENSORS)
+    scenario.write("test_clean.py", CLEAN_UNITTEST)
+    if scenario.runner == "pytest":
+        scenario.write("test_monkeypatch.py", CLEAN_PYTEST)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    assert len(run.report["order"]["main"]) == (6 if scenario.runner == "pytest" else 5)  # type: ignore[index]
+    assert run.findings == []
