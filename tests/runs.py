@@ -73,8 +73,8 @@ def manage_test(
 
 
 def run_pytest(cwd: Path, *args: str, settings: str = SETTINGS, report: Path | None = None, **env: str) -> Run:
-    """``python -m pytest ARGS`` with testproject's settings."""
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--ds={settings}", *args]
+    """``python -m pytest ARGS`` with testproject's settings, in one process (this repository's ini asks for workers)."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", f"--ds={settings}", *args]
     return run(command, cwd, report, **env)
 
 

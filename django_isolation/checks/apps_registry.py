@@ -51,9 +51,46 @@ ADVICE_REPLACED: Final = (
 
 
 @dataclass(frozen=True)
-class _Definition:
+class Definition:
+    """Where a model class was defined, whether by a module's top level, and the how-manieth it was."""
+
     frames: tuple[origin.Frame, ...]
     module_level: bool
+    serial: int
+
+
+class ModelDefinitions:
+    """Where each model class of the global registry was defined, recorded as Django prepares it."""
+
+    def __init__(self) -> None:
+        self.prepared = 0  # global model classes prepared since connect()
+        self._definitions: weakref.WeakKeyDictionary[type, Definition] = weakref.WeakKeyDictionary()
+
+    def connect(self) -> None:
+        class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
+
+    def disconnect(self) -> None:
+        class_prepared.disconnect(dispatch_uid=id(self))
+
+    def get(self, model: type) -> Definition | None:
+        return self._definitions.get(model)
+
+    def first_import(self, model: type) -> bool:
+        """Created by the top-level code of a module imported for the first time: a late import, not a leak."""
+        definition = self._definitions.get(model)
+        return definition is not None and definition.module_level
+
+    def frames(self, model: type) -> tuple[origin.Frame, ...]:
+        definition = self._definitions.get(model)
+        return definition.frames if definition else ()
+
+    def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
+        if sender._meta.apps is not apps:
+            return  # isolate_apps and migration states (historical models) have registries of their own
+        self.prepared += 1
+        definer = class_statement_frame(sys._getframe(1))
+        module_level = definer is not None and definer.f_code.co_name == "<module>"
+        self._definitions[sender] = Definition(origin.user_frames(definer), module_level, self.prepared)
 
 
 @register
@@ -63,18 +100,17 @@ class AppsRegistryCheck:
     name = "apps_registry"
 
     def __init__(self) -> None:
-        self._definitions: weakref.WeakKeyDictionary[type, _Definition] = weakref.WeakKeyDictionary()
-        self._prepared = 0
+        self._definitions = ModelDefinitions()
 
     def start(self) -> None:
-        class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
+        self._definitions.connect()
 
     def stop(self) -> None:
-        class_prepared.disconnect(dispatch_uid=id(self))
+        self._definitions.disconnect()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         # Every model class Django creates passes class_prepared; removals and direct edits change a length.
-        return self._prepared, tuple(map(len, apps.all_models.values()))
+        return self._definitions.prepared, tuple(map(len, apps.all_models.values()))
 
     def capture(self) -> Registry:
         return {
@@ -85,23 +121,11 @@ class AppsRegistryCheck:
         changes = [self._removed(key, model) for key, model in baseline.items() if key not in current]
         for key, model in current.items():
             before = baseline.get(key)
-            if before is None and not self._first_import(model):
+            if before is None and not self._definitions.first_import(model):
                 changes.append(self._added(key, model))
             elif before is not None and before is not model:
                 changes.append(self._replaced(key, before, model))
         return changes
-
-    def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
-        if sender._meta.apps is not apps:
-            return  # isolate_apps and migration states (historical models) have registries of their own
-        self._prepared += 1
-        definer = class_statement_frame(sys._getframe(1))
-        module_level = definer is not None and definer.f_code.co_name == "<module>"
-        self._definitions[sender] = _Definition(origin.user_frames(definer), module_level)
-
-    def _first_import(self, model: type[Model]) -> bool:
-        definition = self._definitions.get(model)
-        return definition is not None and definition.module_level
 
     def _added(self, key: ModelKey, model: type[Model]) -> Change:
         label, _ = key
@@ -115,7 +139,7 @@ class AppsRegistryCheck:
             after=_qualified(model),
             advice=ADVICE_ADDED.format(label=label),
             details=_details(key, model, "added", installed),
-            origin=self._frames(model),
+            origin=self._definitions.frames(model),
         )
 
     def _removed(self, key: ModelKey, model: type[Model]) -> Change:
@@ -140,12 +164,8 @@ class AppsRegistryCheck:
             after=_qualified(model),
             advice=ADVICE_REPLACED,
             details=_details(key, model, "replaced", label in apps.app_configs),
-            origin=self._frames(model),
+            origin=self._definitions.frames(model),
         )
-
-    def _frames(self, model: type[Model]) -> tuple[origin.Frame, ...]:
-        definition = self._definitions.get(model)
-        return definition.frames if definition else ()
 
 
 def class_statement_frame(frame: FrameType | None) -> FrameType | None:

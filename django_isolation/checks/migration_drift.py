@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import sys
-import weakref
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from operator import is_not
@@ -34,11 +32,10 @@ from django.apps import apps
 from django.core.management import BaseCommand, get_commands, load_command_class
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.models import Field
-from django.db.models.signals import class_prepared
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
-from django_isolation.checks.apps_registry import class_statement_frame
+from django_isolation.checks.apps_registry import ModelDefinitions
 
 if TYPE_CHECKING:
     from django.db.migrations.autodetector import MigrationAutodetector
@@ -185,12 +182,6 @@ class _Drift(NamedTuple):
     frames: tuple[origin.Frame, ...]  # where the latest model the operations name was defined
 
 
-class _Definition(NamedTuple):
-    frames: tuple[origin.Frame, ...]
-    module_level: bool
-    serial: int  # the later a model was defined, the higher
-
-
 @register
 class MigrationDriftCheck:
     """Operations ``makemigrations --check`` would now write that it would not have written at the start."""
@@ -199,8 +190,7 @@ class MigrationDriftCheck:
     default = False  # not yet: on by default once the overhead benchmark has measured it
 
     def __init__(self) -> None:
-        self._definitions: weakref.WeakKeyDictionary[type, _Definition] = weakref.WeakKeyDictionary()
-        self._prepared = 0
+        self._definitions = ModelDefinitions()
         self._snapshots: tuple[_Snapshot, ...] = ()
         self._baseline_registry: dict[ModelKey, type[Model]] = {}
         self._baseline_sizes = 0
@@ -214,7 +204,7 @@ class MigrationDriftCheck:
         self._baseline_operations: dict[str, list[Operation]] | None = None
 
     def start(self) -> None:
-        class_prepared.connect(self._on_class_prepared, weak=False, dispatch_uid=id(self))
+        self._definitions.connect()
         models = apps.get_models(include_swapped=True)
         self._snapshots = tuple(map(_Snapshot.of, models))
         self._baseline_registry = _registry()
@@ -224,7 +214,7 @@ class MigrationDriftCheck:
         self._fields_made = _fields_made()
 
     def stop(self) -> None:
-        class_prepared.disconnect(dispatch_uid=id(self))
+        self._definitions.disconnect()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         registry = self._registry_fingerprint()
@@ -261,16 +251,8 @@ class MigrationDriftCheck:
         # A capture holds only what differs from the start (the start's own capture is empty): `baseline` is {}.
         return [_change(label, drift) for label, drift in current.items()]
 
-    def _on_class_prepared(self, sender: type[Model], **kwargs: Any) -> None:
-        if sender._meta.apps is not apps:
-            return  # isolate_apps and migration states (historical models) have registries of their own
-        self._prepared += 1
-        definer = class_statement_frame(sys._getframe(1))
-        module_level = definer is not None and definer.f_code.co_name == "<module>"
-        self._definitions[sender] = _Definition(origin.user_frames(definer), module_level, self._prepared)
-
     def _registry_fingerprint(self) -> Hashable:
-        return self._prepared, tuple(map(len, apps.all_models.values()))
+        return self._definitions.prepared, tuple(map(len, apps.all_models.values()))
 
     def _unchanged(self) -> bool:
         """Nothing the fingerprint sees differs from the baseline: the same classes, sizes, no edited model."""
@@ -301,12 +283,8 @@ class MigrationDriftCheck:
         for key, model in current.items():
             before = self._baseline_registry.get(key)
             if before is not model:
-                changed[key] = "import" if before is None and self._first_import(model) else "registry"
+                changed[key] = "import" if before is None and self._definitions.first_import(model) else "registry"
         return changed
-
-    def _first_import(self, model: type[Model]) -> bool:
-        definition = self._definitions.get(model)
-        return definition is not None and definition.module_level
 
     def _drift(
         self,
@@ -320,7 +298,7 @@ class MigrationDriftCheck:
         explained = [key for key in dict.fromkeys(named) if registry_changes.get(key) == "registry"]
         imported = [key for key in dict.fromkeys(named) if registry_changes.get(key) == "import"]
         models = [apps.all_models[key[0]].get(key[1]) for key in explained + imported]
-        definitions = [self._definitions[model] for model in models if model in self._definitions]
+        definitions = [d for d in (self._definitions.get(m) for m in models if m is not None) if d is not None]
         # Where the latest of them was defined: a later test's drift holds the models of earlier ones too.
         frames = max(definitions, key=lambda d: d.serial).frames if definitions else ()
         return _Drift(
