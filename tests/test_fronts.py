@@ -40,7 +40,9 @@ def test_django_runner_is_a_plain_discover_runner_when_off(tmp_path: Path) -> No
         class ProbeTests(SimpleTestCase):
             def test_nothing_of_the_engine_is_loaded(self):
                 loaded = sorted(name for name in sys.modules if name.startswith("django_isolation"))
-                self.assertEqual(loaded, ["django_isolation", "django_isolation.options", "django_isolation.runner"])
+                # The package, the options, the runner, and the tiny isolation_allow decorator: no engine, no check.
+                expected = ["django_isolation", "django_isolation.allow", "django_isolation.options", "django_isolation.runner"]
+                self.assertEqual(loaded, expected)
         """,
     )
     result = scenario.run(check=False)

@@ -24,14 +24,16 @@ A new check is one module that defines a class and decorates it with
         def capture(self) -> object: return dict(os.environ)
         def diff(self, baseline, current): ...
 
-A check is on by default unless its class sets ``default = False``; the
-``--isolation-checks`` option picks checks by name.
+The built-in checks in :data:`BUILTIN_DEFAULTS` run by default; a
+third-party check does unless its class sets ``default = False``. The
+``--isolation-checks`` option picks checks by name. Only the modules of the
+checks a run uses are imported.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Final, Protocol, TypeVar
@@ -49,7 +51,25 @@ BUILTIN_MODULES: Final = (
     "django_isolation.checks.django_settings",
     "django_isolation.checks.signals",
     "django_isolation.checks.caches",
+    "django_isolation.checks.translation",
+    "django_isolation.checks.timezone",
+    "django_isolation.checks.urlconf",
+    "django_isolation.checks.mock_patches",
+    "django_isolation.checks.time_freezing",
+    "django_isolation.checks.media_files",
+    "django_isolation.checks.db_connections",
+    "django_isolation.checks.environ",
+    "django_isolation.checks.cwd",
+    "django_isolation.checks.sys_path",
+    "django_isolation.checks.import_hooks",
+    "django_isolation.checks.threads",
+    "django_isolation.checks.logging_config",
+    "django_isolation.checks.warnings_filters",
+    "django_isolation.checks.locale_state",
 )
+
+BUILTIN_DEFAULTS: Final = ("apps_registry",)
+"""The built-in checks that run without ``--isolation-checks``: those within the overhead budget (docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -97,28 +117,40 @@ def register(cls: CheckClass) -> CheckClass:
     return cls
 
 
-def available() -> dict[str, type]:
-    """Every registered check class by name: the built-ins, then entry points."""
+def available(builtins: Iterable[str] | None = None) -> dict[str, type]:
+    """Registered check classes by name: the built-ins (only those named in `builtins`, if given), then entry points.
+
+    A built-in check ``x`` lives in ``django_isolation.checks.x``; importing
+    only the ones a run uses keeps the start of a run short.
+    """
+    chosen = None if builtins is None else set(builtins)
     for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+        if chosen is None or module.rpartition(".")[2] in chosen:
+            importlib.import_module(module)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         entry.load()
-    return dict(_REGISTRY)
+    return {name: cls for name, cls in _REGISTRY.items() if chosen is None or name in chosen or not _builtin(cls)}
+
+
+def _builtin(cls: type) -> bool:
+    return cls.__module__ in BUILTIN_MODULES
 
 
 def create(names: str | None = None) -> list[Check]:
     """Instances of the checks `names` selects: comma-separated names, ``all``, or None for the defaults.
 
-    A check class is a default unless it sets ``default = False``.
+    The built-in defaults are :data:`BUILTIN_DEFAULTS`; a third-party check is
+    a default unless its class sets ``default = False``.
     """
-    classes = available()
     if names is None:
-        return [cls() for cls in classes.values() if getattr(cls, "default", True)]
+        classes = available(BUILTIN_DEFAULTS)
+        return [cls() for cls in classes.values() if _builtin(cls) or getattr(cls, "default", True)]
     if names.strip() == "all":
-        return [cls() for cls in classes.values()]
+        return [cls() for cls in available().values()]
     wanted = [name.strip() for name in names.split(",") if name.strip()]
+    classes = available(name for name in wanted if f"{__name__}.{name}" in BUILTIN_MODULES)
     unknown = [name for name in wanted if name not in classes]
     if unknown or not wanted:
         named = ", ".join(unknown) if unknown else repr(names)
-        raise ValueError(f"unknown isolation check(s) {named}; known: {', '.join(classes)}, all")
+        raise ValueError(f"unknown isolation check(s) {named}; known: {', '.join(available())}, all")
     return [classes[name]() for name in dict.fromkeys(wanted)]

@@ -56,7 +56,6 @@ class CachesCheck:
     """Entries added to or changed in a configured ``LocMemCache`` and still there."""
 
     name = "caches"
-    default = False
 
     def __init__(self) -> None:
         self._events = 0

@@ -197,7 +197,6 @@ class DbRowsCheck:
     """Rows left in any table of any test database, with the stack of the insert that made them."""
 
     name = "db_rows"
-    default = False  # until it meets the overhead budget everywhere: see docs/performance.md
 
     def __init__(self) -> None:
         self._databases: dict[str, _Database] = {}

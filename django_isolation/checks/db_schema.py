@@ -108,7 +108,6 @@ class DbSchemaCheck:
     """Applied migrations, tables, columns, indexes and constraints of every test database."""
 
     name = "db_schema"
-    default = False  # not yet: on by default once the overhead benchmark has measured it
 
     def __init__(self) -> None:
         self._databases: dict[str, _Database] = {}

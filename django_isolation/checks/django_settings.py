@@ -54,7 +54,6 @@ class DjangoSettingsCheck:
     """Settings assigned or deleted through ``django.conf.settings`` and not restored."""
 
     name = "django_settings"
-    default = False
 
     def __init__(self) -> None:
         self._events = 0

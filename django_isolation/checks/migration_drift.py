@@ -187,7 +187,6 @@ class MigrationDriftCheck:
     """Operations ``makemigrations --check`` would now write that it would not have written at the start."""
 
     name = "migration_drift"
-    default = False  # not yet: on by default once the overhead benchmark has measured it
 
     def __init__(self) -> None:
         self._definitions = ModelDefinitions()

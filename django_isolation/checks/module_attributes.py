@@ -111,7 +111,6 @@ class ModuleAttributesCheck:
     """Globals, class attributes and containers of first-party modules changed by a test and not restored."""
 
     name = "module_attributes"
-    default = False
 
     def __init__(self) -> None:
         self._prefixes = tuple(p.strip() for p in os.environ.get(FIRST_PARTY_ENV, "").split(",") if p.strip())

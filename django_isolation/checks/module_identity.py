@@ -67,7 +67,6 @@ class ModuleIdentityCheck:
     """``sys.modules`` entries replaced or removed, and package attributes that no longer match them."""
 
     name = "module_identity"
-    default = False
 
     def __init__(self) -> None:
         self._spy = _ReimportSpy()

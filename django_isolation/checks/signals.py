@@ -82,7 +82,6 @@ class SignalsCheck:
     """Receivers connected to or disconnected from any ``django.dispatch.Signal`` and not restored."""
 
     name = "signals"
-    default = False
 
     def __init__(self) -> None:
         self._events = 0

@@ -1,0 +1,143 @@
+"""``time_freezing``: freezegun or time-machine left active by a test.
+
+``freeze_time("2020-01-01").start()`` (or ``time_machine.travel(...).start()``)
+without ``stop()`` keeps the clock frozen (or travelled) for every later
+test: ``timezone.now()`` returns the same instant, session expiry and token
+lifetimes misbehave. The libraries keep their active freezes in module-level
+stacks (``freezegun.api.freeze_factories``, ``time_machine.traveller_stack``,
+``coordinates_stack`` in old time-machine releases); the fingerprint is the
+identities in them, read only when the library is in ``sys.modules``: the
+check never imports either. Where ``start()`` was called is recorded by
+wrapping ``freezegun.api._freeze_time.start`` and ``time_machine.travel.start``
+at class level once the library has been imported (a freeze started by the
+very test that first imports the library has no origin).
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from collections.abc import Callable, Hashable
+from typing import Any, Final
+
+from django_isolation import origin
+from django_isolation.checks import Change, register
+
+# (library, module that holds the stack, its stack attributes, module and class whose start() is wrapped)
+LIBRARIES: Final = (
+    ("freezegun", "freezegun.api", ("freeze_factories",), "_freeze_time"),
+    ("time-machine", "time_machine", ("traveller_stack", "coordinates_stack"), "travel"),
+)
+ADVICE: Final = {
+    "freezegun": (
+        "use freeze_time as a decorator or context manager, or call stop() in tearDown / "
+        "self.addCleanup(freezer.stop); pytest-freezer's `freezer` fixture stops on its own"
+    ),
+    "time-machine": (
+        "use time_machine.travel as a decorator or context manager, or call stop() in tearDown / "
+        "self.addCleanup(traveller.stop); time-machine's `time_machine` pytest fixture stops on its own"
+    ),
+}
+_Start = Callable[[Any], Any]
+Active = tuple[tuple[str, int, Any], ...]  # (library, position in its stack, the freeze object)
+
+
+@register
+class TimeFreezingCheck:
+    """freezegun / time-machine freezes started and never stopped."""
+
+    name = "time_freezing"
+
+    def __init__(self) -> None:
+        self._starts: dict[int, origin.RawStack] = {}
+        self._hooked: list[tuple[type, _Start, _Start]] = []
+
+    def start(self) -> None:
+        self._hook_imported()
+
+    def stop(self) -> None:
+        # Put the libraries' methods back only if nobody wrapped ours in the meantime.
+        for cls, original, hook in self._hooked:
+            if cls.__dict__.get("start") is hook:
+                cls.start = original  # type: ignore[attr-defined]
+        self._hooked = []
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        if "freezegun.api" not in sys.modules and "time_machine" not in sys.modules:
+            return ()  # neither library imported: the usual case, kept to two dict lookups
+        if len(self._hooked) < len(LIBRARIES):
+            self._hook_imported()
+        return tuple(id(item) for stack in _stacks() for item in stack)
+
+    def capture(self) -> Active:
+        active = tuple((library, index, item) for library, stack in _named_stacks() for index, item in enumerate(stack))
+        live = {id(item) for _, _, item in active}
+        for key in [key for key in self._starts if key not in live]:
+            del self._starts[key]  # stopped freezes: keep the ledger small
+        return active
+
+    def diff(self, baseline: Active, current: Active) -> list[Change]:
+        before = {id(item) for _, _, item in baseline}
+        return [self._change(library, index, item) for library, index, item in current if id(item) not in before]
+
+    def _hook_imported(self) -> None:
+        hooked = {cls for cls, _, _ in self._hooked}
+        for _, module_name, _, class_name in LIBRARIES:
+            cls = getattr(sys.modules.get(module_name), class_name, None)
+            if isinstance(cls, type) and cls not in hooked and "start" in cls.__dict__:
+                original = cls.__dict__["start"]
+                hook = self._hook(original)
+                cls.start = hook  # type: ignore[attr-defined]
+                self._hooked.append((cls, original, hook))
+
+    def _hook(self, original: _Start) -> _Start:
+        def start(freezer: Any) -> Any:
+            frozen = original(freezer)
+            # Only the stack is taken here; lines are looked up if the freeze is reported.
+            self._starts[id(frozen)] = origin.raw_stack(sys._getframe(1), depth=32)
+            return frozen
+
+        return start
+
+    def _change(self, library: str, index: int, item: Any) -> Change:
+        when = _instant(item)
+        stack = self._starts.get(id(item))
+        return Change(
+            key=f"{library}#{index}",
+            token=id(item),
+            summary=f"{library}: time frozen at {when} started and never stopped",
+            before=None,
+            after=when,
+            advice=ADVICE[library],
+            details={"change": "started", "library": library, "frozen_at": when, "depth": index + 1},
+            origin=origin.user_frames_of(stack) if stack else (),
+        )
+
+
+def _named_stacks() -> list[tuple[str, list[Any]]]:
+    found = []
+    for library, module_name, attributes, _ in LIBRARIES:
+        module = sys.modules.get(module_name)
+        for attribute in attributes:
+            stack = getattr(module, attribute, None)
+            if isinstance(stack, list):
+                found.append((library, stack))
+    return found
+
+
+def _stacks() -> list[list[Any]]:
+    return [stack for _, stack in _named_stacks()]
+
+
+def _instant(item: Any) -> str:
+    """The instant a freeze stands at, without advancing a ticking clock."""
+    frozen = getattr(item, "time_to_freeze", None)  # freezegun's factories
+    if isinstance(frozen, datetime.datetime):
+        return frozen.isoformat()
+    nanoseconds = getattr(item, "_destination_timestamp_ns", None)  # time-machine's Traveller
+    if isinstance(nanoseconds, int):
+        return datetime.datetime.fromtimestamp(nanoseconds / 1e9, datetime.timezone.utc).isoformat()
+    destination = getattr(item, "destination_timestamp", None)  # time-machine's old Coordinates
+    if isinstance(destination, (int, float)):
+        return datetime.datetime.fromtimestamp(destination, datetime.timezone.utc).isoformat()
+    return type(item).__name__
