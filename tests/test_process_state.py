@@ -107,8 +107,18 @@ CWD = """
                 os.chdir(tempfile.gettempdir())
 
         def test_context_manager(self):
-            with contextlib.chdir(tempfile.gettempdir()):
+            with chdir(tempfile.gettempdir()):  # contextlib.chdir from Python 3.11 on
                 self.assertTrue(os.getcwd())
+
+
+    @contextlib.contextmanager
+    def chdir(path):
+        before = os.getcwd()
+        os.chdir(path)
+        try:
+            yield
+        finally:
+            os.chdir(before)
 """
 
 
