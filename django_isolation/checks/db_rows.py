@@ -204,7 +204,7 @@ class DbRowsCheck:
         self._in_transaction: dict[str, bool] = {}
         self._refused: dict[str, str] = {}
         self._test_databases: set[tuple[str, Any]] = set()  # (alias, NAME) seen to be a test database
-        self._wrapped: list[BaseDatabaseWrapper] = []
+        self._hooks = StatementHooks(self._observe)
         self._serials = count(1)
         self._fingerprint: Hashable = ()
         self._reader = Reader()
@@ -214,9 +214,7 @@ class DbRowsCheck:
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
 
     def start(self) -> None:
-        for connection in connections.all():
-            connection.execute_wrappers.append(self._observe)
-            self._wrapped.append(connection)
+        self._hooks.install()
 
     def release(self) -> None:
         """Close the private connections: a test database is about to be destroyed."""
@@ -224,10 +222,7 @@ class DbRowsCheck:
 
     def stop(self) -> None:
         self._reader.close()
-        for connection in self._wrapped:
-            if self._observe in connection.execute_wrappers:
-                connection.execute_wrappers.remove(self._observe)
-        self._wrapped.clear()
+        self._hooks.remove()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         if self._refused:
@@ -508,6 +503,25 @@ def _pk_columns(connection: BaseDatabaseWrapper, reader: Reader) -> dict[str, st
     }
     tables = reader.read(connection, connection.introspection.table_names) or list(by_table)
     return {table: by_table.get(table) for table in tables if table not in SKIPPED_TABLES}
+
+
+class StatementHooks:
+    """`observer` in every database connection's ``execute_wrappers``, until :meth:`remove`."""
+
+    def __init__(self, observer: Callable[..., Any]) -> None:
+        self._observer = observer
+        self._wrapped: list[BaseDatabaseWrapper] = []
+
+    def install(self) -> None:
+        for connection in connections.all():
+            connection.execute_wrappers.append(self._observer)
+            self._wrapped.append(connection)
+
+    def remove(self) -> None:
+        for connection in self._wrapped:
+            if self._observer in connection.execute_wrappers:
+                connection.execute_wrappers.remove(self._observer)
+        self._wrapped.clear()
 
 
 class Reader:

@@ -31,7 +31,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
-from django_isolation.checks.db_rows import Reader, is_test_database
+from django_isolation.checks.db_rows import Reader, StatementHooks, is_test_database
 
 MIGRATIONS_TABLE: Final = "django_migrations"
 STACK_DEPTH: Final = 64  # from the statement to the test: ~40 frames under call_command("migrate")
@@ -112,15 +112,13 @@ class DbSchemaCheck:
     def __init__(self) -> None:
         self._databases: dict[str, _Database] = {}
         self._statements: dict[str, deque[Statement]] = {}  # alias -> schema statements since the last check point
-        self._wrapped: list[BaseDatabaseWrapper] = []
+        self._hooks = StatementHooks(self._observe)
         self._reader = Reader()
         self._names: tuple[str, ...] = ()
         self._version = 0
 
     def start(self) -> None:
-        for connection in connections.all():
-            connection.execute_wrappers.append(self._observe)
-            self._wrapped.append(connection)
+        self._hooks.install()
 
     def release(self) -> None:
         """Close the private connections: a test database is about to be destroyed."""
@@ -128,10 +126,7 @@ class DbSchemaCheck:
 
     def stop(self) -> None:
         self._reader.close()
-        for connection in self._wrapped:
-            if self._observe in connection.execute_wrappers:
-                connection.execute_wrappers.remove(self._observe)
-        self._wrapped.clear()
+        self._hooks.remove()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         names = tuple(str(settings.get("NAME")) for settings in connections.settings.values())
