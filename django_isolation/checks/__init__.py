@@ -33,7 +33,7 @@ checks a run uses are imported.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Final, Protocol, TypeVar
@@ -89,6 +89,32 @@ class Change:
     advice: str
     details: Mapping[str, Any] = field(default_factory=dict)
     origin: tuple[Frame, ...] = ()
+
+
+ORDER_KEY: Final = "<order>"
+"""The key of the one change an ordered list gets when only the order of its items moved."""
+
+
+def ordered_changes(
+    before: Sequence[str], after: Sequence[str], item: Callable[[str, str], Change], what: str, advice: str
+) -> list[Change]:
+    """Items added to or removed from an ordered list (``item(value, "added"|"removed")``), or else its reordering."""
+    old, new = set(before), set(after)
+    changes = [item(value, "added") for value in dict.fromkeys(after) if value not in old]
+    changes += [item(value, "removed") for value in dict.fromkeys(before) if value not in new]
+    if not changes and tuple(before) != tuple(after):
+        changes.append(
+            Change(
+                key=ORDER_KEY,
+                token=tuple(after),
+                summary=f"{what} reordered",
+                before=repr(list(before)),
+                after=repr(list(after)),
+                advice=advice,
+                details={"change": "reordered"},
+            )
+        )
+    return changes
 
 
 class Check(Protocol):

@@ -15,9 +15,8 @@ import sys
 from collections.abc import Hashable
 from typing import Final
 
-from django_isolation.checks import Change, register
+from django_isolation.checks import Change, ordered_changes, register
 
-ORDER_KEY: Final = "<order>"
 ADVICE: Final = (
     "use monkeypatch.syspath_prepend(path) (pytest), mock.patch.object(sys, 'path', [path, *sys.path]) "
     "as a context manager, or self.addCleanup(sys.path.remove, path) right after inserting it"
@@ -44,22 +43,7 @@ class SysPathCheck:
         return tuple(map(str, sys.path))
 
     def diff(self, baseline: Path, current: Path) -> list[Change]:
-        before, after = set(baseline), set(current)
-        changes = [_change(entry, "added") for entry in dict.fromkeys(current) if entry not in before]
-        changes += [_change(entry, "removed") for entry in dict.fromkeys(baseline) if entry not in after]
-        if not changes and current != baseline:
-            changes.append(
-                Change(
-                    key=ORDER_KEY,
-                    token=current,
-                    summary="sys.path entries reordered",
-                    before=repr(list(baseline)),
-                    after=repr(list(current)),
-                    advice=ADVICE,
-                    details={"change": "reordered"},
-                )
-            )
-        return changes
+        return ordered_changes(baseline, current, _change, "sys.path entries", ADVICE)
 
 
 def _change(entry: str, kind: str) -> Change:

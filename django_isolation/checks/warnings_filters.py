@@ -28,10 +28,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from django_isolation.checks import Change, register
+from django_isolation.checks import Change, ordered_changes, register
 
 SHOWWARNING_KEY: Final = "showwarning"
-ORDER_KEY: Final = "<order>"
 Role = Literal["test", "run"]
 # Who enters a runner's catch_warnings (directory, function) and what it spans.
 RUNNER_CONTEXTS: Final[tuple[tuple[str, str, Role], ...]] = (
@@ -112,7 +111,7 @@ class WarningsFiltersCheck:
 
     def diff(self, baseline: Filters, current: Filters) -> list[Change]:
         reference = self._reference or baseline
-        changes = _filter_changes(reference.filters, current.filters)
+        changes = ordered_changes(reference.filters, current.filters, _change, "warning filters", ADVICE)
         if current.showwarning_id != reference.showwarning_id:
             changes.append(
                 Change(
@@ -141,25 +140,6 @@ def _runner_role(filename: str, function: str) -> Role | None:
         if function == name and where in filename:
             return role
     return None
-
-
-def _filter_changes(before: tuple[str, ...], after: tuple[str, ...]) -> list[Change]:
-    old, new = set(before), set(after)
-    changes = [_change(key, "added") for key in dict.fromkeys(after) if key not in old]
-    changes += [_change(key, "removed") for key in dict.fromkeys(before) if key not in new]
-    if not changes and before != after:
-        changes.append(
-            Change(
-                key=ORDER_KEY,
-                token=after,
-                summary="warning filters reordered",
-                before=repr(list(before)),
-                after=repr(list(after)),
-                advice=ADVICE,
-                details={"change": "reordered"},
-            )
-        )
-    return changes
 
 
 def _change(key: str, kind: str) -> Change:
