@@ -2,7 +2,9 @@
 
 Writes are seen at the SQL level through every connection's
 ``execute_wrappers`` (``save()``, ``create()``, ``bulk_create()``, many-to-many
-adds, ``loaddata`` and raw cursors alike). After a test only the tables written
+adds, ``loaddata`` and raw cursors alike), except inside the atomic blocks
+that ``TestCase`` and ``django_db`` open to roll back, whose writes cannot
+outlive the test. After a test only the tables written
 since the previous check point are counted (one query per database); where a
 wider scope sets up or ends, every table is counted, which also catches writers
 outside Django's connections. Rows are identified only when a count differs
@@ -93,9 +95,8 @@ class _Writes:
     """What one database was seen to write since the last check point, with savepoint rollbacks undone.
 
     Writes rolled back to a savepoint made in the same interval are forgotten
-    (a ``TestCase`` test's writes, so that no count is needed after it); when a
-    check point came between, the tables written since the savepoint are
-    counted again.
+    (an inner ``atomic()`` block that failed); when a check point came
+    between, the tables written since the savepoint are counted again.
     """
 
     def __init__(self) -> None:
@@ -327,12 +328,15 @@ class DbRowsCheck:
     def _record(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         if head[:1].isspace():
             head = sql.lstrip()[:6].upper()
-        if head in _WRITE_HEADS:
-            self._record_write(context["connection"], context["cursor"], head, sql, params, many)
+        connection = context["connection"]
+        if head in _SCHEMA_HEADS:
+            self._reader.schema_changed.add(connection.alias)
+        elif _rolled_back_by_test(connection):
+            return  # a TestCase's or django_db's writes: they cannot outlive the test's rollback
+        elif head in _WRITE_HEADS:
+            self._record_write(connection, context["cursor"], head, sql, params, many)
         elif head in _SAVEPOINT_HEADS:
-            self._record_savepoint(context["connection"].alias, sql)
-        elif head in _SCHEMA_HEADS:
-            self._reader.schema_changed.add(context["connection"].alias)
+            self._record_savepoint(connection.alias, sql)
 
     def _writes_of(self, alias: str) -> _Writes:
         writes = self._writes.get(alias)
@@ -476,6 +480,19 @@ class DbRowsCheck:
             advice=ADVICE_DELETED,
             details={"database": alias, "table": table, "deleted_pks": shown, "deleted": len(state.deleted)},
         )
+
+
+def _rolled_back_by_test(connection: BaseDatabaseWrapper) -> bool:
+    """Inside an atomic block that a test framework opened to roll back at its end.
+
+    Django's ``TestCase`` (and pytest-django's ``django_db``, which uses it)
+    marks those blocks ``_from_testcase``; nothing written inside one
+    survives it, so its writes need no count and its inserts no stack.
+    """
+    for block in connection.atomic_blocks:  # a loop, not any(): this runs for most statements of a suite
+        if block._from_testcase:
+            return True
+    return False
 
 
 def _baseline(connection: BaseDatabaseWrapper, reader: Reader) -> _Database | None:
