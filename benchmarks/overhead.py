@@ -4,20 +4,23 @@ Generates a throwaway package of N clean ``django.test.TestCase`` tests doing
 small ORM work on testproject's models (20 tests per class, 5 classes per
 module), then runs it as real subprocesses for each runner (pytest,
 ``manage.py test``) and database (SQLite, PostgreSQL): one untimed warm-up of
-each kind, then R alternating rounds of three kinds of run: *without*
-django-isolation loaded (``-p no:django_isolation``, or Django's own
-``DiscoverRunner``), *plain* (installed, option off) and *checked*
-(``--isolation-check``). Prints the median wall time of each kind, the cost of
-merely installing the package (off_ratio = plain / without), the cost of the
-checks (ratio = checked / plain) and the checks' overhead per test. Every run must pass and every checked run's JSON report must hold no
-finding, victim or check error. Budget: at most 1.10x with all default checks
-on (aim for 1.05x).
+each kind, then R alternating rounds of these runs: *without* django-isolation
+loaded (``-p no:django_isolation``, or Django's own ``DiscoverRunner``),
+*plain* (installed, option off) and one *checked* run (``--isolation-check``)
+for each set of checks asked for. Prints the median wall time of each kind, the
+cost of merely installing the package (off_ratio, the median of each round's
+plain / without), the cost of the checks (ratio, the median of each round's
+checked / plain: runs of one round are seconds apart, so a slow phase of the
+machine moves both) and the checks' overhead per test. Every run must pass and
+every checked run's JSON report must hold no finding, victim or check error.
+Budget: at most 1.10x with all default checks on (aim for 1.05x).
 
 Run it with the dev environment's Python::
 
     python benchmarks/overhead.py                       # N=1000, R=5, both runners, both databases
     python benchmarks/overhead.py --tests 200 --repeat 3 --runner pytest --database sqlite
     python benchmarks/overhead.py --json overhead.json  # also write the figures as JSON
+    python benchmarks/overhead.py --checks apps_registry,db_rows --checks all  # two check sets, one plain run a round
 
 PostgreSQL is reached through ``--postgres-url``; only the test database Django
 derives from it (``test_testproject_bench_<pid>``) is created and dropped. If
@@ -70,9 +73,11 @@ AIM = 1.05
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/testproject"
 RUNNERS = ("pytest", "django")
 DATABASES = ("sqlite", "postgres")
-COLUMNS = ("runner", "database", "tables", "tests", "without_s", "plain_s", "checked_s", "off_ratio", "ratio", "overhead_us_per_test")
-# A run without django-isolation at all, one with it installed but off ("plain"), one with --isolation-check.
-MODES = ("without", "plain", "checked")
+COLUMNS = (
+    "runner", "database", "tables", "tests", "without_s", "plain_s", "checked_s", "off_ratio", "ratio",
+    "overhead_us_per_test", "checks",
+)  # fmt: skip
+DEFAULT_CHECKS = "(default)"
 
 MODULE_HEADER = """\
 from decimal import Decimal
@@ -124,6 +129,7 @@ class Result:
     database: str
     tables: int
     tests: int
+    checks: str
     without_runs: list[float]
     plain_runs: list[float]
     checked_runs: list[float]
@@ -143,11 +149,12 @@ class Result:
     @property
     def off_ratio(self) -> float:
         """Installed but off, against not loaded at all: the cost of merely installing the package."""
-        return self.plain / self.without
+        return statistics.median(p / w for p, w in zip(self.plain_runs, self.without_runs))
 
     @property
     def ratio(self) -> float:
-        return self.checked / self.plain
+        """Checked against plain, round by round."""
+        return statistics.median(c / p for c, p in zip(self.checked_runs, self.plain_runs))
 
     @property
     def overhead_us_per_test(self) -> float:
@@ -165,6 +172,7 @@ class Result:
             f"{self.off_ratio:.3f}",
             f"{self.ratio:.3f}",
             f"{self.overhead_us_per_test:.0f}",
+            self.checks,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -173,6 +181,7 @@ class Result:
             "database": self.database,
             "tables": self.tables,
             "tests": self.tests,
+            "checks": self.checks,
             "without_s": self.without,
             "plain_s": self.plain,
             "checked_s": self.checked,
@@ -200,10 +209,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "testproject has about a dozen, the rest are generated models)",
     )
     parser.add_argument(
-        "--checks", metavar="NAMES", help="passed as --isolation-checks (default: the default checks), e.g. all"
+        "--checks",
+        action="append",
+        metavar="NAMES",
+        help="passed as --isolation-checks, e.g. all; repeat it to measure several sets in the same rounds "
+        "(default: the default checks)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
+    args.checks = args.checks or [DEFAULT_CHECKS]
     if args.tests < 1 or args.repeat < 1:
         parser.error("--tests and --repeat must be at least 1")
     try:
@@ -234,8 +248,8 @@ def class_source(numbers: range) -> str:
     return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
 
 
-def command(runner: str, mode: str, report: Path, checks: str | None, keep_db: bool = True) -> list[str]:
-    """The command line of one run in `mode` (one of MODES); a checked run writes `report`.
+def command(runner: str, mode: str, report: Path, keep_db: bool = True) -> list[str]:
+    """The command line of one run: `mode` is "without", "plain" or a set of checks; a checked run writes `report`.
 
     With `keep_db` the test database is kept and reused between runs: creating a
     PostgreSQL database waits on the disk, whose latency varies by seconds here.
@@ -249,10 +263,12 @@ def command(runner: str, mode: str, report: Path, checks: str | None, keep_db: b
         argv += [f"--ds={SETTINGS}", PACKAGE]
         argv += ["--reuse-db"] if keep_db else []
         without = ["-p", "no:django_isolation"]
+    if mode == "without":
+        return argv + without
+    if mode == "plain":
+        return argv
     checked = ["--isolation-check", "--isolation-report", str(report)]
-    checked += ["--isolation-checks", checks] if checks else []
-    extra = {"without": without, "plain": [], "checked": checked}
-    return argv + extra[mode]
+    return argv + checked + ([] if mode == DEFAULT_CHECKS else ["--isolation-checks", mode])
 
 
 def environment(root: Path, database_url: str | None, extra_tables: int) -> dict[str, str]:
@@ -291,20 +307,27 @@ def check_report(path: Path, tests: int) -> None:
 
 def measure(
     runner: str, database: str, url: str | None, root: Path, tables: int, args: argparse.Namespace
-) -> Result:
-    """Warm up, then time `repeat` rounds of the three modes, alternating; then drop the kept test database."""
+) -> list[Result]:
+    """Warm up, then time `repeat` rounds of every mode, alternating; then drop the kept test database.
+
+    One result for each set of checks.
+    """
     env, report = environment(root, url, max(0, tables - BASE_TABLES)), root / "report.json"
     env["TESTPROJECT_TEST_DB"] += f"_{tables}"  # a kept database holds one number of tables
-    runs: dict[str, list[float]] = {mode: [] for mode in MODES}
+    modes = ["without", "plain", *args.checks]
+    runs: dict[str, list[float]] = {mode: [] for mode in modes}
     for number in range(args.repeat + 1):
-        for mode in MODES:
-            elapsed = timed_run(command(runner, mode, report, args.checks), env, root)
-            if mode == "checked":
+        for mode in modes:
+            elapsed = timed_run(command(runner, mode, report), env, root)
+            if mode not in ("without", "plain"):
                 check_report(report, args.tests)
             if number:
                 runs[mode].append(elapsed)
-    timed_run(command(runner, "without", report, args.checks, keep_db=False), env, root)  # creates, then destroys
-    return Result(runner, database, tables, args.tests, runs["without"], runs["plain"], runs["checked"])
+    timed_run(command(runner, "without", report, keep_db=False), env, root)  # creates, then destroys
+    return [
+        Result(runner, database, tables, args.tests, checks, runs["without"], runs["plain"], runs[checks])
+        for checks in args.checks
+    ]
 
 
 def reachable(url: str) -> bool:
@@ -320,7 +343,8 @@ def reachable(url: str) -> bool:
 def print_row(cells: Sequence[str]) -> None:
     """One table line: names left-aligned, figures right-aligned."""
     widths = [max(len(column), 8) for column in COLUMNS]
-    line = "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+    left = (0, 1, len(COLUMNS) - 1)
+    line = "  ".join(cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
     print(line, flush=True)
 
 
@@ -329,7 +353,7 @@ def verdict(results: list[Result]) -> str:
     worst = max(results, key=lambda result: result.ratio)
     status = "within" if worst.ratio <= BUDGET else "OVER"
     aim = "met" if worst.ratio <= AIM else "missed"
-    where = f"{worst.runner}/{worst.database}/{worst.tables} tables"
+    where = f"{worst.runner}/{worst.database}/{worst.tables} tables/checks {worst.checks}"
     return f"worst ratio {worst.ratio:.3f}x ({where}): {status} the {BUDGET:.2f}x budget; {AIM:.2f}x aim {aim}"
 
 
@@ -353,9 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for tables in args.tables:
                 for runner in runners:
                     for database in databases:
-                        result = measure(runner, database, urls[database], Path(tmp), tables, args)
-                        results.append(result)
-                        print_row(result.row())
+                        for result in measure(runner, database, urls[database], Path(tmp), tables, args):
+                            results.append(result)
+                            print_row(result.row())
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 1
