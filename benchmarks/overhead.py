@@ -22,6 +22,13 @@ Run it with the dev environment's Python::
     python benchmarks/overhead.py --json overhead.json  # also write the figures as JSON
     python benchmarks/overhead.py --checks apps_registry,db_rows --checks all  # two check sets, one plain run a round
 
+On a machine whose speed wanders (a shared VM), ``--instructions`` counts
+the instructions of each timed run with valgrind's callgrind instead of
+timing it: the same run gives the same count, so one round (``--repeat 1``)
+gives ratios good to a fraction of a percent, at about 50 times the run time.
+Instructions are not time (a cache miss costs more than an add), but they
+show what the checks add without the machine's noise.
+
 PostgreSQL is reached through ``--postgres-url``; only the test database Django
 derives from it (``test_testproject_bench_<pid>``) is created and dropped. If
 the server cannot be reached, PostgreSQL is skipped.
@@ -32,6 +39,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -130,6 +139,7 @@ class Result:
     tables: int
     tests: int
     checks: str
+    unit: str  # "s", or "Ginstr" (billions of instructions)
     without_runs: list[float]
     plain_runs: list[float]
     checked_runs: list[float]
@@ -158,6 +168,7 @@ class Result:
 
     @property
     def overhead_us_per_test(self) -> float:
+        """Microseconds (or thousands of instructions) a test."""
         return (self.checked - self.plain) / self.tests * 1e6
 
     def row(self) -> tuple[str, ...]:
@@ -182,15 +193,16 @@ class Result:
             "tables": self.tables,
             "tests": self.tests,
             "checks": self.checks,
-            "without_s": self.without,
-            "plain_s": self.plain,
-            "checked_s": self.checked,
+            "unit": self.unit,
+            "without": self.without,
+            "plain": self.plain,
+            "checked": self.checked,
             "off_ratio": self.off_ratio,
             "ratio": self.ratio,
             "overhead_us_per_test": self.overhead_us_per_test,
-            "without_runs_s": self.without_runs,
-            "plain_runs_s": self.plain_runs,
-            "checked_runs_s": self.checked_runs,
+            "without_runs": self.without_runs,
+            "plain_runs": self.plain_runs,
+            "checked_runs": self.checked_runs,
         }
 
 
@@ -215,9 +227,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="passed as --isolation-checks, e.g. all; repeat it to measure several sets in the same rounds "
         "(default: the default checks)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions with valgrind's callgrind instead of timing (deterministic, ~50x slower)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
     args.checks = args.checks or [DEFAULT_CHECKS]
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind")
     if args.tests < 1 or args.repeat < 1:
         parser.error("--tests and --repeat must be at least 1")
     try:
@@ -284,14 +303,22 @@ def environment(root: Path, database_url: str | None, extra_tables: int) -> dict
     return env
 
 
-def timed_run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    """Wall time of one subprocess run, which must exit 0."""
+def timed_run(argv: list[str], env: dict[str, str], cwd: Path, instructions: bool = False) -> float:
+    """Wall time (or billions of instructions) of one subprocess run, which must exit 0."""
+    if instructions:
+        argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+        env = {**env, "PYTHONHASHSEED": "0"}  # the same run, the same count
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
         raise BenchmarkError(f"{' '.join(argv)} exited {done.returncode}:\n{output}")
+    if instructions:
+        collected = re.search(r"Collected : (\d+)", done.stderr)
+        if collected is None:
+            raise BenchmarkError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
+        return int(collected.group(1)) / 1e9
     return elapsed
 
 
@@ -315,17 +342,18 @@ def measure(
     env, report = environment(root, url, max(0, tables - BASE_TABLES)), root / "report.json"
     env["TESTPROJECT_TEST_DB"] += f"_{tables}"  # a kept database holds one number of tables
     modes = ["without", "plain", *args.checks]
+    unit = "Ginstr" if args.instructions else "s"
     runs: dict[str, list[float]] = {mode: [] for mode in modes}
     for number in range(args.repeat + 1):
-        for mode in modes:
-            elapsed = timed_run(command(runner, mode, report), env, root)
+        for mode in modes:  # the warm-up round (number 0) is timed, never counted
+            elapsed = timed_run(command(runner, mode, report), env, root, args.instructions and number > 0)
             if mode not in ("without", "plain"):
                 check_report(report, args.tests)
             if number:
                 runs[mode].append(elapsed)
     timed_run(command(runner, "without", report, keep_db=False), env, root)  # creates, then destroys
     return [
-        Result(runner, database, tables, args.tests, checks, runs["without"], runs["plain"], runs[checks])
+        Result(runner, database, tables, args.tests, checks, unit, runs["without"], runs["plain"], runs[checks])
         for checks in args.checks
     ]
 
@@ -340,9 +368,17 @@ def reachable(url: str) -> bool:
         return False
 
 
+def columns(instructions: bool) -> tuple[str, ...]:
+    """The table's heading, in the unit of the measure."""
+    if not instructions:
+        return COLUMNS
+    renamed = {"overhead_us_per_test": "overhead_kinstr_per_test"}
+    return tuple(renamed.get(c, c.replace("_s", "_Ginstr") if c.endswith("_s") else c) for c in COLUMNS)
+
+
 def print_row(cells: Sequence[str]) -> None:
     """One table line: names left-aligned, figures right-aligned."""
-    widths = [max(len(column), 8) for column in COLUMNS]
+    widths = [max(len(a), len(b), 8) for a, b in zip(columns(False), columns(True))]
     left = (0, 1, len(COLUMNS) - 1)
     line = "  ".join(cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
     print(line, flush=True)
@@ -372,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="isolation-bench-") as tmp:
         write_suite(Path(tmp), args.tests)
-        print_row(COLUMNS)
+        print_row(columns(args.instructions))
         try:
             for tables in args.tables:
                 for runner in runners:

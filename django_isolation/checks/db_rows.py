@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Final
@@ -36,6 +36,7 @@ from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
+from django_isolation.checks._database import TAP, DatabaseCheck, Reader, is_test_database
 
 TableKey = tuple[str, str]
 MAX_ROWS_SHOWN: Final = 20
@@ -182,48 +183,24 @@ class _Database:
     states: dict[str, _TableState] = field(default_factory=dict)
 
 
-def is_test_database(connection: BaseDatabaseWrapper) -> bool:
-    """True when `connection` points at a test database (Django's ``test_`` name, ``TEST['NAME']``, memory)."""
-    settings = connection.settings_dict
-    name = str(settings.get("NAME") or "")
-    return (
-        name.startswith(TEST_DATABASE_PREFIX)
-        or name == (settings.get("TEST") or {}).get("NAME")
-        or (connection.vendor == "sqlite" and (name == ":memory:" or name.startswith("file:memorydb_")))
-    )
-
-
 @register
-class DbRowsCheck:
+class DbRowsCheck(DatabaseCheck):
     """Rows left in any table of any test database, with the stack of the insert that made them."""
 
     name = "db_rows"
 
     def __init__(self) -> None:
+        super().__init__()
         self._databases: dict[str, _Database] = {}
         self._writes: dict[str, _Writes] = {}
         self._in_transaction: dict[str, bool] = {}
         self._refused: dict[str, str] = {}
         self._test_databases: set[tuple[str, Any]] = set()  # (alias, NAME) seen to be a test database
-        self._hooks = StatementHooks(self._observe)
         self._serials = count(1)
         self._fingerprint: Hashable = ()
-        self._reader = Reader()
         self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
-        self._leaks_live = False  # some table differs from its baseline: keep the running test's statements
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
-
-    def start(self) -> None:
-        self._hooks.install()
-
-    def release(self) -> None:
-        """Close the private connections: a test database is about to be destroyed."""
-        self._reader.close()
-
-    def stop(self) -> None:
-        self._reader.close()
-        self._hooks.remove()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         if self._refused:
@@ -253,7 +230,7 @@ class DbRowsCheck:
                 writes.checked()
         self._reader.schema_changed.clear()
         if updated:
-            self._leaks_live = any(db.states for db in self._databases.values())
+            self._keep_statements(any(db.states for db in self._databases.values()))
             self._fingerprint = tuple(
                 (database.alias, table, state.count, tuple(state.new_rows), state.deleted)
                 for database in self._databases.values()
@@ -314,20 +291,18 @@ class DbRowsCheck:
         alias, table = change.details["database"], change.details["table"]
         return any(a == alias and table in sql for a, sql in self._statements)
 
-    def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if not isinstance(sql, str):
-            return execute(sql, params, many, context)
-        if self._leaks_live:  # kept before executing: a statement that fails on a leaked row touched it too
-            self._statements.append((context["connection"].alias, sql))
-        result = execute(sql, params, many, context)
-        head = sql[:6].upper()
-        if head != "SELECT":  # most statements are; nothing more to do for them
-            self._record(head, sql, params, many, context)
-        return result
+    def _keep_statements(self, leaks_live: bool) -> None:
+        """While some table differs from its baseline, keep each test's statements (before they run)."""
+        if leaks_live:
+            TAP.watch(self._keep_statement)
+        else:
+            TAP.unwatch(self._keep_statement)
+            self._statements.clear()
 
-    def _record(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
-        if head[:1].isspace():
-            head = sql.lstrip()[:6].upper()
+    def _keep_statement(self, alias: str, sql: str) -> None:
+        self._statements.append((alias, sql))
+
+    def _statement(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         connection = context["connection"]
         if head in _SCHEMA_HEADS:
             self._reader.schema_changed.add(connection.alias)
@@ -520,94 +495,6 @@ def _pk_columns(connection: BaseDatabaseWrapper, reader: Reader) -> dict[str, st
     }
     tables = reader.read(connection, connection.introspection.table_names) or list(by_table)
     return {table: by_table.get(table) for table in tables if table not in SKIPPED_TABLES}
-
-
-class StatementHooks:
-    """`observer` in every database connection's ``execute_wrappers``, until :meth:`remove`."""
-
-    def __init__(self, observer: Callable[..., Any]) -> None:
-        self._observer = observer
-        self._wrapped: list[BaseDatabaseWrapper] = []
-
-    def install(self) -> None:
-        for connection in connections.all():
-            connection.execute_wrappers.append(self._observer)
-            self._wrapped.append(connection)
-
-    def remove(self) -> None:
-        for connection in self._wrapped:
-            if self._observer in connection.execute_wrappers:
-                connection.execute_wrappers.remove(self._observer)
-        self._wrapped.clear()
-
-
-class Reader:
-    """Reads through a database's raw DB-API connection, or a private one while Django's is closed.
-
-    Django's own connection is used when open: it sees the test's uncommitted
-    rows. Django's ``TestCase.tearDownClass`` closes connections; then a
-    private autocommit connection reads the committed state instead. It stays
-    open (idle, holding no lock) until :meth:`close`, which the fronts trigger
-    before a test database is destroyed (an open one would block ``DROP
-    DATABASE``).
-    """
-
-    def __init__(self) -> None:
-        self._private: dict[str, Any] = {}
-        self.schema_changed: set[str] = set()  # aliases with DDL since the last check point
-
-    def read(self, connection: BaseDatabaseWrapper, query: Callable[..., Any], *args: Any) -> Any:
-        """``query(cursor, *args)``; None when the database cannot answer now.
-
-        In an open PostgreSQL transaction, after DDL, the query runs in a
-        savepoint, so that a failing read (a table a test dropped) cannot abort
-        the test's transaction.
-        """
-        driver_error = connection.Database.Error  # type: ignore[attr-defined]
-        try:
-            raw = connection.connection or self._private_connection(connection)
-            cursor = raw.cursor()
-        except driver_error:
-            return None
-        savepoint = (
-            connection.connection is raw
-            and connection.vendor == "postgresql"
-            and connection.in_atomic_block
-            and connection.alias in self.schema_changed
-        )
-        try:
-            if savepoint:
-                cursor.execute("SAVEPOINT django_isolation_read")
-            try:
-                result = query(cursor, *args)
-            except driver_error:
-                if not savepoint:
-                    return None
-                cursor.execute("ROLLBACK TO SAVEPOINT django_isolation_read")
-                result = None
-            if savepoint:
-                cursor.execute("RELEASE SAVEPOINT django_isolation_read")
-            return result
-        except driver_error:
-            return None
-        finally:
-            cursor.close()
-
-    def close(self, alias: str | None = None) -> None:
-        """Close the private connection of `alias` (of every alias when None)."""
-        for name in [alias] if alias else list(self._private):
-            raw = self._private.pop(name, None)
-            if raw is not None:
-                raw.close()
-
-    def _private_connection(self, connection: BaseDatabaseWrapper) -> Any:
-        raw = self._private.get(connection.alias)
-        if raw is None:
-            raw = connection.get_new_connection(connection.get_connection_params())
-            if hasattr(raw, "autocommit"):
-                raw.autocommit = True
-            self._private[connection.alias] = raw
-        return raw
 
 
 def _count(cursor: Any, alias: str, tables: list[str]) -> dict[str, int]:

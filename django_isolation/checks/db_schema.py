@@ -14,7 +14,7 @@ on it since the previous check point; where a module (or wider) ends, one
 catalog query per database also catches DDL from outside Django's connections.
 The schema is read in detail (a few catalog queries for all tables at once)
 only when that catalog fingerprint moved. Reads go through
-:class:`~django_isolation.checks.db_rows.Reader`, on test databases of SQLite
+:class:`~django_isolation.checks._database.Reader`, on test databases of SQLite
 and PostgreSQL only.
 """
 
@@ -31,7 +31,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
-from django_isolation.checks.db_rows import Reader, StatementHooks, is_test_database
+from django_isolation.checks._database import DatabaseCheck, is_test_database
 
 MIGRATIONS_TABLE: Final = "django_migrations"
 STACK_DEPTH: Final = 64  # from the statement to the test: ~40 frames under call_command("migrate")
@@ -104,29 +104,17 @@ class _Database:
 
 
 @register
-class DbSchemaCheck:
+class DbSchemaCheck(DatabaseCheck):
     """Applied migrations, tables, columns, indexes and constraints of every test database."""
 
     name = "db_schema"
 
     def __init__(self) -> None:
+        super().__init__()
         self._databases: dict[str, _Database] = {}
         self._statements: dict[str, deque[Statement]] = {}  # alias -> schema statements since the last check point
-        self._hooks = StatementHooks(self._observe)
-        self._reader = Reader()
         self._names: tuple[str, ...] = ()
         self._version = 0
-
-    def start(self) -> None:
-        self._hooks.install()
-
-    def release(self) -> None:
-        """Close the private connections: a test database is about to be destroyed."""
-        self._reader.close()
-
-    def stop(self) -> None:
-        self._reader.close()
-        self._hooks.remove()
 
     def fingerprint(self, sweep: bool) -> Hashable:
         names = tuple(str(settings.get("NAME")) for settings in connections.settings.values())
@@ -154,17 +142,11 @@ class DbSchemaCheck:
         # started) and kept by the check: a capture holds only differences from it.
         return list(current.values())
 
-    def _observe(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if isinstance(sql, str):
-            head = sql[:6].upper()
-            if head != "SELECT":
-                if head[:1].isspace():
-                    head = sql.lstrip()[:6].upper()
-                if head in _SCHEMA_HEADS:
-                    self._record(context["connection"].alias, sql)
-                elif head in _WRITE_HEADS and MIGRATIONS_TABLE in sql[:64]:
-                    self._record(context["connection"].alias, f"{sql} {params!r}")
-        return execute(sql, params, many, context)
+    def _statement(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
+        if head in _SCHEMA_HEADS:
+            self._record(context["connection"].alias, sql)
+        elif head in _WRITE_HEADS and MIGRATIONS_TABLE in sql[:64]:
+            self._record(context["connection"].alias, f"{sql} {params!r}")
 
     def _record(self, alias: str, text: str) -> None:
         database = self._databases.get(alias)

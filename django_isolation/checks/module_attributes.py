@@ -16,8 +16,9 @@ How writes are seen, cheaply and without changing what code does:
   does. ``setattr``, ``monkeypatch``, ``mock.patch`` and re-imports all go
   through it; a module's own ``global x; x = ...`` does not, and that is how
   state a module sets up once on first use stays quiet;
-* class attributes: ``type.__setattr__`` cannot be hooked, so the identities of
-  the attribute values of first-party classes are compared at each check point;
+* class attributes: ``type.__setattr__`` cannot be hooked, so each first-party
+  class's namespace is compared with a copy at each check point (one C-level
+  dict comparison per class, values by identity first, then equality);
 * containers (module-level dicts, lists, sets, deques): their lengths at each
   check point, their contents in full when anything moved and at sweeps.
 
@@ -35,9 +36,8 @@ import unittest
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import methodcaller
-from types import FunctionType, MethodType, ModuleType
+from operator import ne
+from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final
 
 from django_isolation import origin
@@ -117,7 +117,9 @@ class ModuleAttributesCheck:
         self._roots = _roots()
         self._modules: dict[str, ModuleType] = {}
         self._rejected: set[str] = set()
-        self._class_dicts: list[Any] = []
+        self._class_dicts: list[MappingProxyType[str, Any]] = []
+        self._class_copies: list[dict[str, Any]] = []  # of the class dicts, as at the last move
+        self._class_moves = 0
         self._containers: list[Any] = []
         self._reference: State = {}
         self._known = 0
@@ -138,8 +140,17 @@ class ModuleAttributesCheck:
             self._sweeps += 1  # containers changed in place at equal length are compared in full here
         if len(sys.modules) != self._known:
             self._refresh()
-        class_values = tuple(map(id, chain.from_iterable(map(methodcaller("values"), self._class_dicts))))
-        return _Writes.count, self._known, self._sweeps, hash(class_values), tuple(map(len, self._containers))
+        if self._classes_moved():
+            self._class_moves += 1
+            self._class_copies = [dict(namespace) for namespace in self._class_dicts]
+        return _Writes.count, self._known, self._sweeps, self._class_moves, tuple(map(len, self._containers))
+
+    def _classes_moved(self) -> bool:
+        """Whether any class namespace differs from its copy: ``mappingproxy != dict`` runs in C."""
+        try:
+            return any(map(ne, self._class_dicts, self._class_copies))
+        except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
+            return True
 
     def capture(self) -> State:
         self._index()  # globals rebound since the last look hold other classes and containers
@@ -172,6 +183,7 @@ class ModuleAttributesCheck:
 
     def _index(self) -> None:
         self._class_dicts = [vars(cls) for module in self._modules.values() for cls in _classes_of(module)]
+        self._class_copies = [dict(namespace) for namespace in self._class_dicts]
         self._containers = [
             value for module in self._modules.values() for key, value in _containers_of(vars(module)).items()
         ]
@@ -258,7 +270,7 @@ def _class_changes(module: str, reference: _ModuleState, now: _ModuleState) -> l
             continue
         for name in was.keys() | attributes.keys():
             before, after = was.get(name, _ABSENT), attributes.get(name, _ABSENT)
-            if before is after or _quiet(name, reference.ignored) or _quiet(f"{qualname}.{name}", reference.ignored):
+            if _same(before, after) or _quiet(name, reference.ignored) or _quiet(f"{qualname}.{name}", reference.ignored):
                 continue
             advice = ADVICE_CLASS.format(owner=qualname, name=name)
             changes.append(_change(f"{module}.{qualname}.{name}", before, after, advice, _defined_at(after)))
@@ -302,6 +314,16 @@ def _content_difference(before: Any, after: Any) -> str:
     if len(before) != len(after) or any(a is not b for a, b in zip(before, after)):
         return f"{len(before)} item(s) -> {len(after)} item(s)"
     return ""
+
+
+def _same(before: Any, after: Any) -> bool:
+    """The same value, or an equal one (as the check point's comparison sees it)."""
+    if before is after:
+        return True
+    try:
+        return bool(before == after)
+    except Exception:  # noqa: BLE001 - an __eq__ that raises or returns an array: not the same
+        return False
 
 
 def _is_submodule(package: str, name: str, value: Any) -> bool:
