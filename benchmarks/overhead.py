@@ -292,7 +292,9 @@ def command(runner: str, mode: str, report: Path, keep_db: bool = True) -> list[
 
 def environment(root: Path, database_url: str | None, extra_tables: int) -> dict[str, str]:
     """The parent's environment without isolation or database settings, plus the suite's paths."""
-    dropped = ("DATABASE_URL", "PYTEST_ADDOPTS")
+    # PYTHONDONTWRITEBYTECODE (set on this machine) would make every run compile the project and
+    # django-isolation from source, charging the checked runs for it: installs cache bytecode.
+    dropped = ("DATABASE_URL", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DJANGO_ISOLATION_")}
     env["PYTHONPATH"] = os.pathsep.join((str(REPO), str(root)))
     env["DJANGO_SETTINGS_MODULE"] = SETTINGS

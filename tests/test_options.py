@@ -86,4 +86,19 @@ def test_an_unknown_check_name_is_a_usage_error_on_both_fronts() -> None:
     pytest_ = run_pytest(REPO, "--isolation-checks", "nope", "testproject/demo/clean")
     assert django.returncode == 1 and pytest_.returncode == 4
     for run in (django, pytest_):
-        assert f"django-isolation: unknown isolation check(s) nope; known: {', '.join(ALL_CHECKS)}, all" in run.output
+        assert f"django-isolation: unknown isolation check(s) nope; known: {', '.join(ALL_CHECKS)}, all, default" in run.output
+
+
+def test_checks_are_left_out_with_no_prefix_on_both_fronts() -> None:
+    django = manage_test(REPO, "--isolation-checks", "no:threads,no:db_rows", "testproject.demo.clean")
+    pytest_ = run_pytest(REPO, "testproject/demo/clean", DJANGO_ISOLATION_CHECKS="all,no:signals")
+    assert django.returncode == 0 and pytest_.returncode == 0, django.output + pytest_.output
+    defaults = [name for name in checks.BUILTIN_DEFAULTS if name not in ("threads", "db_rows")]
+    assert f"django-isolation: checks {', '.join(defaults)}; on by --isolation-checks" in django.output
+    everything_but_signals = [name for name in ALL_CHECKS if name != "signals"]
+    assert f"django-isolation: checks {', '.join(everything_but_signals)}; on by DJANGO_ISOLATION_CHECKS" in pytest_.output
+
+
+def test_leaving_out_an_unknown_check_is_a_usage_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown isolation check\(s\) nope"):
+        checks.create("no:nope")

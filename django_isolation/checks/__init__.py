@@ -162,21 +162,46 @@ def _builtin(cls: type) -> bool:
     return cls.__module__ in BUILTIN_MODULES
 
 
-def create(names: str | None = None) -> list[Check]:
-    """Instances of the checks `names` selects: comma-separated names, ``all``, or None for the defaults.
+ALL: Final = "all"
+DEFAULT: Final = "default"
+EXCLUDE: Final = "no:"
 
-    The built-in defaults are :data:`BUILTIN_DEFAULTS`; a third-party check is
-    a default unless its class sets ``default = False``.
+
+def create(names: str | None = None) -> list[Check]:
+    """Instances of the checks `names` selects; None selects the defaults.
+
+    `names` is comma-separated: check names, ``all``, ``default``, and
+    ``no:NAME`` to leave a check out (``no:threads`` alone: the defaults but
+    ``threads``; ``all,no:db_rows``). The built-in defaults are
+    :data:`BUILTIN_DEFAULTS`; a third-party check is a default unless its
+    class sets ``default = False``.
     """
-    if names is None:
-        classes = available(BUILTIN_DEFAULTS)
-        return [cls() for cls in classes.values() if _builtin(cls) or getattr(cls, "default", True)]
-    if names.strip() == "all":
-        return [cls() for cls in available().values()]
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    classes = available(name for name in wanted if f"{__name__}.{name}" in BUILTIN_MODULES)
-    unknown = [name for name in wanted if name not in classes]
+    tokens = [token.strip() for token in (names or DEFAULT).split(",") if token.strip()]
+    excluded = {token.removeprefix(EXCLUDE).strip() for token in tokens if token.startswith(EXCLUDE)}
+    wanted = [token for token in tokens if not token.startswith(EXCLUDE)] or ([DEFAULT] if excluded else [])
+    classes = available(None if ALL in wanted else _builtins_named(wanted))
+    selected = [name for token in wanted for name in _expand(token, classes)]
+    known = classes.keys() | {module.rpartition(".")[2] for module in BUILTIN_MODULES}
+    unknown = [name for name in [*selected, *excluded] if name not in known]
     if unknown or not wanted:
         named = ", ".join(unknown) if unknown else repr(names)
-        raise ValueError(f"unknown isolation check(s) {named}; known: {', '.join(available())}, all")
-    return [classes[name]() for name in dict.fromkeys(wanted)]
+        raise ValueError(f"unknown isolation check(s) {named}; known: {', '.join(available())}, {ALL}, {DEFAULT}")
+    return [classes[name]() for name in dict.fromkeys(selected) if name not in excluded]
+
+
+def _builtins_named(tokens: Iterable[str]) -> set[str]:
+    """The built-in checks `tokens` name, ``default`` standing for :data:`BUILTIN_DEFAULTS`."""
+    names = {name for token in tokens for name in (BUILTIN_DEFAULTS if token == DEFAULT else (token,))}
+    return {name for name in names if f"{__name__}.{name}" in BUILTIN_MODULES}
+
+
+def _expand(token: str, classes: Mapping[str, type]) -> list[str]:
+    if token == ALL:
+        return list(classes)
+    if token == DEFAULT:
+        return [n for n, cls in classes.items() if n in BUILTIN_DEFAULTS or (not _builtin(cls) and _default(cls))]
+    return [token]
+
+
+def _default(cls: type) -> bool:
+    return bool(getattr(cls, "default", True))
