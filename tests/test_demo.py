@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from runs import REPO, Run, manage_test, run_pytest
 
+from django_isolation.checks import BUILTIN_DEFAULTS
+
 POLLUTER_FILE = "testproject/demo/polluted/test_app_routers.py"
 POLLUTER_LINE = 11
 TEST_NAME = "test_analytics_models_are_routed_to_the_analytics_database"
@@ -35,9 +37,12 @@ def test_polluted_demo_names_the_polluter_its_line_and_its_victim(runner: str, t
     run = run_demo(runner, "polluted", "--isolation-check", "--isolation-report", str(report), report=report)
     polluter, victim = IDS[runner]
     assert run.returncode == 1, run.output  # the victim fails, as without the tool
-    [finding] = run.findings
-    assert finding["test"] == polluter
-    assert finding["check"] == "apps_registry"
+    found = {f["check"]: f for f in run.findings}
+    assert set(found) == {"apps_registry", "migration_drift"}  # the phantom model, and the migration it would make
+    assert {f["test"] for f in run.findings} == {polluter}
+    drift = found["migration_drift"]
+    assert drift["summary"] == "makemigrations would now write for analytics: + Create model AnalyticsModel"
+    finding = found["apps_registry"]
     assert finding["details"]["app_label"] == "analytics"
     assert finding["details"]["model"] == "AnalyticsModel"
     assert finding["details"]["installed_app"] is True
@@ -98,7 +103,7 @@ def test_fail_mode_exits_6_when_leaks_are_the_only_failures(runner: str) -> None
 def test_fail_mode_on_a_clean_suite_stays_green(runner: str) -> None:
     run = run_demo(runner, "clean", "--isolation-fail")
     assert run.returncode == 0, run.output
-    assert "django-isolation: checks apps_registry; on by --isolation-fail; leaks fail the run" in run.output
+    assert f"django-isolation: checks {', '.join(BUILTIN_DEFAULTS)}; on by --isolation-fail; leaks fail the run" in run.output
 
 
 def test_reverse_order_reports_the_leak_without_a_victim(tmp_path: Path) -> None:

@@ -148,3 +148,33 @@ def test_pytest_django_settings_fixture_and_monkeypatch_are_quiet(tmp_path: Path
     assert run.returncode == 0, run.output
     assert "3 passed" in run.output
     assert run.findings == []
+
+
+DEPRECATED_SETTING = """
+    import warnings
+
+    import django
+    from django.conf import settings
+    from django.test import SimpleTestCase
+
+
+    class DeprecatedSettingTests(SimpleTestCase):
+        def test_the_runner_set_up_mail_without_a_warning(self):
+            pass  # the runner's setup_test_environment() wrote EMAIL_BACKEND through the hook
+
+        def test_the_projects_own_write_still_warns(self):
+            if django.VERSION < (6, 1):
+                self.skipTest("EMAIL_BACKEND is deprecated from Django 6.1")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+            self.assertEqual([w.filename for w in caught], [__file__])
+"""
+
+
+def test_the_hook_keeps_djangos_deprecation_warnings_where_django_puts_them(scenario: Scenario) -> None:
+    """Django's own settings writes stay silent through the hook (even with -W error); the project's still warn."""
+    scenario.write("test_deprecated.py", DEPRECATED_SETTING)
+    errors = "error::DeprecationWarning,error::PendingDeprecationWarning"
+    run = scenario.run(checks=CHECKS, PYTHONWARNINGS=errors)
+    assert run.returncode == 0, run.output

@@ -51,7 +51,7 @@ def test_environment_variable_turns_on_both_fronts() -> None:
     pytest_ = run_pytest(REPO, "testproject/demo/clean", DJANGO_ISOLATION_CHECK="1")
     for run in (django, pytest_):
         assert run.returncode == 0, run.output
-        assert "django-isolation: checks apps_registry; on by DJANGO_ISOLATION_CHECK" in run.output
+        assert f"django-isolation: checks {', '.join(checks.BUILTIN_DEFAULTS)}; on by DJANGO_ISOLATION_CHECK" in run.output
         assert "django-isolation report" in run.output
 
 

@@ -68,8 +68,23 @@ BUILTIN_MODULES: Final = (
     "django_isolation.checks.locale_state",
 )
 
-BUILTIN_DEFAULTS: Final = ("apps_registry",)
-"""The built-in checks that run without ``--isolation-checks``: those within the overhead budget (docs/performance.md)."""
+BUILTIN_DEFAULTS: Final = (
+    "apps_registry",
+    "db_rows",
+    "db_schema",
+    "migration_drift",
+    "module_identity",
+    "django_settings",
+    "signals",
+    "mock_patches",
+    "time_freezing",
+)
+"""The built-in checks that run without ``--isolation-checks``, in :data:`BUILTIN_MODULES` order.
+
+Together within the overhead budget on the benchmark's fastest suite
+(docs/performance.md); the others cost more per check point
+(``module_attributes`` grows with the project's classes) or watch rarer state.
+"""
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ every value are compared. In-place mutation of a mutable setting
 
 from __future__ import annotations
 
+import builtins
 import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any, Final
 
 from django.conf import LazySettings, settings
@@ -103,11 +105,13 @@ class DjangoSettingsCheck:
         return changes
 
     def _setter(self, original: _Setter) -> _Setter:
+        record = self._record
+
         def __setattr__(lazy: LazySettings, name: str, value: Any) -> None:
-            self._record(lazy, name)
+            record(lazy, name)
             original(lazy, name, value)
 
-        return __setattr__
+        return _as_lazy_settings_code(__setattr__)
 
     def _deleter(self, original: _Deleter) -> _Deleter:
         def __delattr__(lazy: LazySettings, name: str) -> None:
@@ -177,3 +181,19 @@ def short_repr(value: Any, width: int = 80) -> str:
     except Exception:  # noqa: BLE001 - a broken __repr__ must not break the check
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _as_lazy_settings_code(hook: _Setter) -> _Setter:
+    """`hook` as Django's deprecation helpers see it: a frame of ``django.conf.LazySettings.__setattr__``.
+
+    Django 6.1 warns about a deprecated setting (``EMAIL_BACKEND``) written
+    from outside Django by naming the first frame past ``LazySettings``; the
+    hook's own frame would be taken for that caller, so that Django's own
+    writes (``setup_test_environment``) would warn. The hook reads only its
+    closure, so its globals can be a module name and the builtins.
+    """
+    code = hook.__code__
+    if hasattr(code, "co_qualname"):  # Python 3.11+; Django versions that warn this way need it
+        code = code.replace(co_qualname="LazySettings.__setattr__")
+    namespace = {"__name__": "django.conf", "__builtins__": builtins}
+    return FunctionType(code, namespace, hook.__name__, hook.__defaults__, hook.__closure__)  # type: ignore[return-value]
