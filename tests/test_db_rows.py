@@ -288,6 +288,46 @@ def test_transaction_test_case_flushing_data_migration_rows_is_reported(tmp_path
     assert [f["details"]["table"] for f in row_findings(run) if f["test"] == flush_id] == ["catalog_category"]
 
 
+FLUSH_AFTER_A_LEAKED_MODEL = """
+    from django.contrib.auth.models import User
+    from django.db import models
+    from django.test import SimpleTestCase, TransactionTestCase
+
+
+    class AModelTests(SimpleTestCase):
+        def test_defines_a_model(self):
+            class LeakedModel(models.Model):
+                class Meta:
+                    app_label = "shop"
+
+
+    class BFlushTests(TransactionTestCase):
+        def test_writes_and_is_flushed(self):
+            User.objects.create(username="own")
+"""
+
+
+def test_rows_re_created_by_a_flush_are_baseline_and_a_leaked_models_content_type_is_reported(
+    scenario: Scenario,
+) -> None:
+    """The flush's post_migrate re-creates every content type and permission with new keys: equal by natural key,
+    they are the baseline; the rows of a model leaked into the registry are new, and point to that leak."""
+    scenario.write("test_flush.py", FLUSH_AFTER_A_LEAKED_MODEL)
+    # pytest-django runs database tests first; reversed, the model leaks before the flush, as under Django's runner.
+    order = ["--isolation-order", "reversed"] if scenario.runner == "pytest" else []
+    run = scenario.run(*order, checks="apps_registry,db_rows")
+    assert run.returncode == 0, run.output
+    flush_id = scenario.test_id("test_flush", "BFlushTests", "test_writes_and_is_flushed")
+    rows = row_findings(run)
+    assert {f["test"] for f in rows} == {flush_id}, rows
+    assert not [f for f in rows if f["details"].get("deleted")]
+    assert sorted(f["details"]["table"] for f in rows) == ["auth_permission"] * 4 + ["django_content_type"]
+    assert {f["details"]["model"] for f in rows} == {"shop.leakedmodel"}
+    assert all("apps_registry finding for shop.leakedmodel" in f["advice"] for f in rows)
+    [registry] = [f for f in run.findings if f["check"] == "apps_registry"]
+    assert registry["test"] == scenario.test_id("test_flush", "AModelTests", "test_defines_a_model")
+
+
 def test_leak_on_the_second_database_is_found_and_attributed(scenario: Scenario) -> None:
     scenario.write(
         "test_other.py",

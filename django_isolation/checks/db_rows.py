@@ -52,6 +52,11 @@ ADVICE_DELETED: Final = (
     "flush removes rows of data migrations unless serialized_rollback = True, and with it leaves the tables empty "
     "until the next serialized test; run such tests last (Django's runner does) or restore the rows"
 )
+ADVICE_LEAKED_MODEL: Final = (
+    "post_migrate (sent by a TransactionTestCase or migrator flush) created this row for {model}, a model that "
+    "was not in the app registry when the run started: see the apps_registry finding for {model}, and define that "
+    "model inside django.test.utils.isolate_apps"
+)
 
 _WRITE = re.compile(
     r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
@@ -159,6 +164,7 @@ class _Row:
     text: str
     serial: int
     frames: tuple[origin.Frame, ...]
+    leaked_model: str | None = None  # a content type's or permission's model, not registered at the baseline
 
 
 @dataclass
@@ -178,7 +184,8 @@ class _Database:
     name: str
     pk_columns: dict[str, str | None]
     baseline_counts: dict[str, int]
-    baseline_pks: dict[str, frozenset[Any]]
+    baseline_ids: dict[str, frozenset[Any]]  # each row's identity: its primary key, or its natural key
+    natural: dict[str, str]  # table -> a query of (pk, *natural key) for rows post_migrate re-creates
     sequences: dict[str, int] | None  # table -> its key sequence's value at the last sweep; None: unknown
     states: dict[str, _TableState] = field(default_factory=dict)
 
@@ -200,6 +207,7 @@ class DbRowsCheck(DatabaseCheck):
         self._fingerprint: Hashable = ()
         self._names: tuple[str, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
+        self._models_at_start: frozenset[tuple[str, str]] | None = None  # (app label, model name) at the baseline
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
 
     def fingerprint(self, sweep: bool) -> Hashable:
@@ -373,6 +381,10 @@ class DbRowsCheck(DatabaseCheck):
         return connection.settings_dict.get("NAME") == database.name and is_test_database(connection)
 
     def _watch_new_databases(self) -> None:
+        if self._models_at_start is None:
+            self._models_at_start = frozenset(
+                (model._meta.app_label, model._meta.model_name) for model in apps.get_models(include_auto_created=True)
+            )
         for connection in connections.all():
             if connection.alias in self._databases or not is_test_database(connection):
                 continue
@@ -391,10 +403,15 @@ class DbRowsCheck(DatabaseCheck):
             return
         for table, number in counts.items():
             previous = database.states.get(table)
-            if number == database.baseline_counts[table]:
+            natural = table in database.natural  # re-created rows: equal counts prove nothing
+            if number == database.baseline_counts[table] and not natural:
                 database.states.pop(table, None)
-            elif previous is None or previous.count != number:
-                database.states[table] = self._identify(database, table, number, previous, pending)
+            elif previous is None or previous.count != number or natural:
+                state = self._identify(database, table, number, previous, pending)
+                if state.new_rows or state.deleted or number != database.baseline_counts[table]:
+                    database.states[table] = state
+                else:
+                    database.states.pop(table, None)
 
     def _identify(
         self, database: _Database, table: str, number: int, previous: _TableState | None, pending: list[_Insert]
@@ -404,31 +421,42 @@ class DbRowsCheck(DatabaseCheck):
         if pk_column is None:
             return state
         connection = connections[database.alias]
-        rows = self._reader.read(connection, _rows_of, database.alias, table, pk_column, database.baseline_pks[table])
+        baseline = database.baseline_ids[table]
+        rows = self._reader.read(
+            connection, _rows_of, database.alias, table, pk_column, baseline, database.natural.get(table)
+        )
         if rows is None:
             return state
         new, deleted = rows
         known = previous.new_rows if previous else {}
-        for pk, values in new:
-            row = known.get(pk) or self._new_row(table, pk, values, pending)
+        for pk, identity, values in new:
+            row = known.get(pk) or self._new_row(table, pk, identity, values, pending)
             state.new_rows[pk] = row
         state.deleted = deleted
         return state
 
-    def _new_row(self, table: str, pk: Any, values: dict[str, Any], pending: list[_Insert]) -> _Row:
+    def _new_row(self, table: str, pk: Any, identity: Any, values: dict[str, Any], pending: list[_Insert]) -> _Row:
         insert = _matching_insert([i for i in pending if i.table == table], pk, values)
         frames = origin.user_frames_of(insert.stack) if insert else ()
-        return _Row(pk, _row_text(table, values), next(self._serials), frames)
+        model = None
+        if isinstance(identity, tuple) and identity[:2] not in (self._models_at_start or ()):
+            model = ".".join(map(str, identity[:2]))
+        return _Row(pk, _row_text(table, values), next(self._serials), frames, model)
 
     def _new_row_change(self, alias: str, table: str, row: _Row) -> Change:
+        details = {"database": alias, "table": table, "pk": _json_value(row.pk), "row": row.text}
+        summary = f"row left in {table} (database {alias!r}): {row.text}"
+        if row.leaked_model:
+            details["model"] = row.leaked_model
+            summary += f", for {row.leaked_model}, a model added to the app registry during the run"
         return Change(
             key=f"{alias}:{table}:{row.pk}",
             token=row.serial,
-            summary=f"row left in {table} (database {alias!r}): {row.text}",
+            summary=summary,
             before=None,
             after=row.text,
-            advice=ADVICE,
-            details={"database": alias, "table": table, "pk": _json_value(row.pk), "row": row.text},
+            advice=ADVICE_LEAKED_MODEL.format(model=row.leaked_model) if row.leaked_model else ADVICE,
+            details=details,
             origin=row.frames,
         )
 
@@ -445,7 +473,7 @@ class DbRowsCheck(DatabaseCheck):
         )
 
     def _deleted_change(self, alias: str, table: str, state: _TableState) -> Change:
-        shown = [_json_value(pk) for pk in state.deleted[:MAX_ROWS_SHOWN]]
+        shown = [_identity_text(identity) for identity in state.deleted[:MAX_ROWS_SHOWN]]
         return Change(
             key=f"{alias}:{table}:deleted",
             token=state.deleted,
@@ -475,15 +503,56 @@ def _baseline(connection: BaseDatabaseWrapper, reader: Reader) -> _Database | No
     counts = reader.read(connection, _count, connection.alias, list(pk_columns))
     if counts is None:
         return None
-    pks: dict[str, frozenset[Any]] = {}
+    natural = {table: query for table, query in _natural_key_queries(connection).items() if table in pk_columns}
+    ids: dict[str, frozenset[Any]] = {}
     for table, pk_column in pk_columns.items():
         if counts[table] and pk_column:
-            found = reader.read(connection, _pks, connection, table, pk_column)
-            pks[table] = frozenset(found or ())
+            found = reader.read(connection, _ids, connection, table, pk_column, natural.get(table))
+            ids[table] = frozenset(found or ())
         else:
-            pks[table] = frozenset()
+            ids[table] = frozenset()
     sequences = reader.read(connection, _sequences, connection)
-    return _Database(connection.alias, str(connection.settings_dict.get("NAME")), pk_columns, counts, pks, sequences)
+    name = str(connection.settings_dict.get("NAME"))
+    return _Database(connection.alias, name, pk_columns, counts, ids, natural, sequences)
+
+
+def _natural_key_queries(connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """Queries of ``(pk, app label, model[, codename])`` for content types and permissions, where installed.
+
+    A flush deletes these rows and ``post_migrate`` creates them again with new
+    primary keys: they are the same rows when their natural keys are equal.
+    """
+    quote = connection.ops.quote_name
+    try:
+        content_type = apps.get_model("contenttypes", "ContentType")
+    except LookupError:
+        return {}
+    ct = content_type._meta
+    ct_table, ct_pk = quote(ct.db_table), quote(ct.pk.column)
+    label, model = quote(ct.get_field("app_label").column), quote(ct.get_field("model").column)
+    queries = {ct.db_table: f"SELECT {ct_pk}, {label}, {model} FROM {ct_table}"}
+    try:
+        permission = apps.get_model("auth", "Permission")._meta
+    except LookupError:
+        return queries
+    fk, codename = quote(permission.get_field("content_type").column), quote(permission.get_field("codename").column)
+    pk, table = quote(permission.pk.column), quote(permission.db_table)
+    queries[permission.db_table] = (
+        f"SELECT p.{pk}, c.{label}, c.{model}, p.{codename} FROM {table} p LEFT JOIN {ct_table} c ON c.{ct_pk} = p.{fk}"
+    )
+    return queries
+
+
+def _ids(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str, natural: str | None) -> dict[Any, Any]:
+    """Identity -> primary key of every row: the key itself, or the natural key that `natural` selects after it."""
+    if natural is None:
+        return {pk: pk for pk in _pks(cursor, connection, table, pk_column)}
+    cursor.execute(natural)
+    return {tuple(key): pk for pk, *key in cursor.fetchall()}
+
+
+def _identity_text(identity: Any) -> Any:
+    return ".".join(map(str, identity)) if isinstance(identity, tuple) else _json_value(identity)
 
 
 def _pk_columns(connection: BaseDatabaseWrapper, reader: Reader) -> dict[str, str | None]:
@@ -536,19 +605,21 @@ def _pks(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: st
 
 
 def _rows_of(
-    cursor: Any, alias: str, table: str, pk_column: str, baseline: frozenset[Any]
-) -> tuple[list[tuple[Any, dict[str, Any]]], tuple[Any, ...]]:
-    """The rows not in the baseline (at most MAX_ROWS_SHOWN, with their values), and the baseline keys gone."""
+    cursor: Any, alias: str, table: str, pk_column: str, baseline: frozenset[Any], natural: str | None
+) -> tuple[list[tuple[Any, Any, dict[str, Any]]], tuple[Any, ...]]:
+    """The rows not in the baseline (at most MAX_ROWS_SHOWN: pk, identity, values), and the baseline identities gone."""
     connection = connections[alias]
     quote = connection.ops.quote_name
-    if not baseline:  # every row is new: one query
+    if not baseline and natural is None:  # every row is new: one query
         cursor.execute(f"SELECT * FROM {quote(table)} ORDER BY {quote(pk_column)} LIMIT {MAX_ROWS_SHOWN}")
         columns = [column[0] for column in cursor.description]
-        return [(values[columns.index(pk_column)], dict(zip(columns, values))) for values in cursor.fetchall()], ()
-    present = set(_pks(cursor, connection, table, pk_column))
-    new = sorted(present - baseline, key=str)
-    deleted = tuple(sorted(baseline - present, key=str))
-    shown = new[:MAX_ROWS_SHOWN]
+        rows = [dict(zip(columns, values)) for values in cursor.fetchall()]
+        return [(row[pk_column], row[pk_column], row) for row in rows], ()
+    ids = _ids(cursor, connection, table, pk_column, natural)
+    new = sorted(ids.keys() - baseline, key=str)
+    deleted = tuple(sorted(baseline - ids.keys(), key=str))
+    identities = {ids[identity]: identity for identity in new[:MAX_ROWS_SHOWN]}
+    shown = list(identities)
     if not shown:
         return [], deleted
     placeholders = ", ".join(["%s"] * len(shown)) if connection.vendor != "sqlite" else ", ".join("?" * len(shown))
@@ -556,7 +627,7 @@ def _rows_of(
     columns = [column[0] for column in cursor.description]
     rows = [dict(zip(columns, values)) for values in cursor.fetchall()]
     by_pk = {row[pk_column]: row for row in rows}
-    return [(pk, by_pk[pk]) for pk in shown if pk in by_pk], deleted
+    return [(pk, identities[pk], by_pk[pk]) for pk in shown if pk in by_pk], deleted
 
 
 def _inserted_rows(sql: str, params: Any, many: bool) -> list[dict[str, Any]]:
