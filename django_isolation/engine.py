@@ -49,6 +49,9 @@ class Scope:
     that created state for a wider scope, ``fixture_origin`` where it is
     defined, ``first_test`` the test whose setup set it up. ``allow`` holds
     the patterns of leaks it makes on purpose (:mod:`django_isolation.allow`).
+    ``framework`` marks the test framework's own set-up (pytest-django's
+    ``django_db_setup`` writing ``MIGRATION_MODULES`` under
+    ``--no-migrations``): what it changes is part of the baseline.
     """
 
     id: str
@@ -57,6 +60,7 @@ class Scope:
     fixture_origin: Frame | None = None
     first_test: str | None = None
     allow: tuple[str, ...] = ()
+    framework: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ class _Live:
     owner: Scope
     finding: int | None = None
     replaced: tuple[Change, str] | None = None  # the live change this one overwrote, and its owner
-    allowed: bool = False  # judged, and allowed by a pattern: no finding
+    silent: bool = False  # judged, and no finding: allowed by a pattern, or the test framework's own set-up
 
 
 @dataclass
@@ -195,11 +199,14 @@ class Engine:
         new: list[Finding] = []
         for watched in self._watched:
             for live in watched.live.values():
-                if live.owner != scope or live.finding is not None or live.allowed:
+                if live.owner != scope or live.finding is not None or live.silent:
+                    continue
+                if scope.framework:
+                    live.silent = True
                     continue
                 pattern = allow.matching((*scope.allow, *self._allow), live.check, live.change.key)
                 if pattern is not None:
-                    live.allowed = True
+                    live.silent = True
                     self._allowed.append(Allowed(scope.id, live.check, live.change.summary, pattern))
                     continue
                 live.finding = len(self._findings)
@@ -252,7 +259,7 @@ class Engine:
         """Judge what is still live, stop the checks and return the report."""
         for watched in self._watched:
             for live in watched.live.values():
-                if live.finding is None and not live.allowed:
+                if live.finding is None and not live.silent:
                     self._judge(live.owner)
         for watched in self._watched:
             self._stop(watched.check)

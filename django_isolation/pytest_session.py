@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -20,6 +20,8 @@ from django_isolation.options import EXIT_LEAKS_ONLY, Settings
 from django_isolation.origin import Frame, is_user_file, relative_path
 from django_isolation.report import TITLE, header, render_text, to_json, write_json
 
+FRAMEWORK_MODULES: Final = ("_pytest", "pytest_django")
+"""Packages whose wider-scoped fixtures are the test framework's own set-up (their changes are the baseline)."""
 _XUNIT_FIXTURE_PREFIXES = (
     ("_unittest_setUpClass_fixture_", "setUpClass"),
     ("_xunit_setup_module_fixture_", "setup_module"),
@@ -161,7 +163,9 @@ def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRe
         scope_id = where.file if where else "session"
     else:
         scope_id = request.node.nodeid
-    return Scope(scope_id, kind, name, where, first_test, _allowed(request.node))
+    module = getattr(fixturedef.func, "__module__", None) or ""
+    framework = name == fixturedef.argname and module.partition(".")[0] in FRAMEWORK_MODULES  # not a setUpClass
+    return Scope(scope_id, kind, name, where, first_test, _allowed(request.node), framework)
 
 
 def _allowed(node: pytest.Item | pytest.Collector) -> tuple[str, ...]:

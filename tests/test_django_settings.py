@@ -178,3 +178,43 @@ def test_the_hook_keeps_djangos_deprecation_warnings_where_django_puts_them(scen
     errors = "error::DeprecationWarning,error::PendingDeprecationWarning"
     run = scenario.run(checks=CHECKS, PYTHONWARNINGS=errors)
     assert run.returncode == 0, run.output
+
+
+SESSION_SETTINGS = """
+    import pytest
+    from django.conf import settings
+
+
+    @pytest.fixture(scope="session", autouse=True)
+    def feature_flags():
+        settings.FEATURE = {restore}
+        yield
+        if {restore}:
+            del settings.FEATURE
+
+
+    @pytest.mark.django_db
+    def test_db():
+        from django.contrib.auth.models import User
+
+        assert User.objects.count() == 0
+"""
+
+
+def test_pytest_djangos_no_migrations_set_up_is_baseline_and_fail_mode_stays_green(tmp_path: Path) -> None:
+    """pytest-django's django_db_setup writes MIGRATION_MODULES under --no-migrations: the framework's own set-up."""
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_session.py", SESSION_SETTINGS.format(restore=True))
+    run = scenario.run("--no-migrations", "--isolation-fail", checks=CHECKS)
+    assert run.returncode == 0, run.output
+    assert run.findings == []
+
+
+def test_a_projects_session_fixture_writing_a_setting_is_still_reported(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_session.py", SESSION_SETTINGS.format(restore=False))
+    run = scenario.run("--no-migrations", checks=CHECKS)
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["summary"].startswith("setting FEATURE")
+    assert (finding["details"]["scope"], finding["details"]["fixture"]) == ("session", "feature_flags")
