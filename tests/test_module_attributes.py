@@ -247,3 +247,121 @@ def test_patching_that_undoes_itself_and_first_use_state_are_quiet(scenario: Sce
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == (6 if scenario.runner == "pytest" else 5)  # type: ignore[index]
     assert run.findings == []
+
+
+OWN_STATE = """
+    import warnings
+
+    from django.utils.functional import SimpleLazyObject
+
+
+    def _evaluate():
+        warnings.warn("LAZY evaluated", DeprecationWarning)
+        return 1
+
+
+    LAZY = SimpleLazyObject(_evaluate)
+
+
+    class Field:
+        _creation_counter = 0
+
+        def __init__(self):
+            self.order = Field._creation_counter
+            Field._creation_counter += 1
+
+
+    class ViewMixin:
+        @classmethod
+        def as_view(cls, **initkwargs):
+            cls.name = None
+            cls.suffix = initkwargs.get("suffix")
+            return lambda request: None
+
+        def describe(self):
+            return "view"
+"""
+
+OWN_STATE_TESTS = """
+    from unittest import TestCase
+
+    from django.utils.functional import empty
+
+    from scenario import own_state
+
+
+    class NoteView(own_state.ViewMixin):
+        pass
+
+
+    class OwnStateTests(TestCase):
+        def test_fields_count_themselves(self):
+            own_state.Field(), own_state.Field()
+
+        def test_view_is_set_up_on_first_use(self):
+            NoteView.as_view(suffix="List")
+
+        def test_method_put_back_to_the_inherited_one(self):
+            NoteView.describe = lambda self: "patched"
+            NoteView.describe = own_state.ViewMixin.describe
+
+        def test_lazy_global_was_never_evaluated(self):
+            self.assertIs(own_state.LAZY._wrapped, empty)
+"""
+
+SETUP_CLASS = """
+    class TestWithSetupClass:
+        def setup_class(cls):
+            cls.fields = ["a"]
+
+        def test_reads_it(self):
+            assert self.fields == ["a"]
+"""
+
+
+def test_a_classs_own_state_first_use_set_up_and_lazy_globals_are_quiet(scenario: Scenario) -> None:
+    """Counters a class keeps on itself, attributes its classmethods set on first use (DRF's as_view()), pytest's
+    setup_class, an attribute put back to the inherited value; a lazy global is never evaluated (-W error)."""
+    scenario.write("own_state.py", OWN_STATE)
+    scenario.write("test_own_state.py", OWN_STATE_TESTS)
+    if scenario.runner == "pytest":
+        scenario.write("test_setup_class.py", SETUP_CLASS)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    assert len(run.report["order"]["main"]) == (5 if scenario.runner == "pytest" else 4)  # type: ignore[index]
+    assert run.findings == []
+    assert run.report["check_errors"] == []  # type: ignore[index]
+
+
+OWN_STATE_LEAKS = """
+    from unittest import TestCase
+
+    from scenario import own_state
+
+
+    class NoteView(own_state.ViewMixin):
+        pass
+
+
+    class LeakTests(TestCase):
+        def test_replaces_a_method_the_class_never_assigns(self):
+            own_state.ViewMixin.describe = lambda self: "fake"  # @fake
+
+        def test_sets_an_attribute_no_method_sets(self):
+            NoteView.renderer = "json"
+"""
+
+
+def test_attributes_a_test_writes_on_a_class_with_own_state_are_caught(scenario: Scenario) -> None:
+    scenario.write("own_state.py", OWN_STATE)
+    scenario.write("test_leaks.py", OWN_STATE_LEAKS)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    found = by_target(run)
+    assert set(found) == {
+        "scenario.own_state.ViewMixin.describe",
+        "scenario.test_leaks.NoteView.renderer",
+    }, run.findings
+    fake = found["scenario.own_state.ViewMixin.describe"]
+    assert fake["test"] == scenario.test_id("test_leaks", "LeakTests", "test_replaces_a_method_the_class_never_assigns")
+    assert fake["details"]["defined_at"] == f"scenario/test_leaks.py:{line_of(OWN_STATE_LEAKS, 'fake')} in <lambda>"

@@ -18,17 +18,27 @@ How writes are seen, cheaply and without changing what code does:
   state a module sets up once on first use stays quiet;
 * class attributes: ``type.__setattr__`` cannot be hooked, so each first-party
   class's namespace is compared with a copy at each check point (one C-level
-  dict comparison per class, values by identity first, then equality);
+  dict comparison per class, values by identity first, then equality). Who
+  wrote a changed attribute is decided by a rule read from the source: an
+  attribute that a method of the class or of one of its bases assigns on the
+  class itself (``cls.x = ...``, ``Field._creation_counter += 1``,
+  ``type(self).x``, ``setattr(cls, "x", ...)``; DRF's ``as_view()``, pytest's
+  ``setup_class``) is the class's own state; so is an attribute put back to
+  the value it inherits;
 * containers (module-level dicts, lists, sets, deques): their lengths at each
   check point, their contents in full when anything moved and at sweeps.
 
 Names a module declares in ``__isolation_state__`` (``"_registry"``,
 ``"Client.pool"``) and names containing ``cache`` are the module's own state
 and never reported.
+
+The check reads namespaces (``vars()``), never attributes: no property,
+``__getattr__``, lazy object or deprecation warning runs because of it.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import sys
@@ -36,6 +46,7 @@ import unittest
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import ne
 from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final
@@ -47,6 +58,7 @@ FIRST_PARTY_ENV: Final = "DJANGO_ISOLATION_FIRST_PARTY"
 STATE_DECLARATION: Final = "__isolation_state__"
 _CONTAINERS: Final = (dict, list, set, deque)
 _ABSENT: Final = object()
+_NOT_INHERITED: Final = object()
 
 ADVICE_GLOBAL: Final = (
     "patch it so that it is undone: monkeypatch.setattr({target!r}, ...), or mock.patch({target!r}) as a decorator "
@@ -99,6 +111,7 @@ class _ModuleState:
 
     globals: dict[str, Any]
     classes: dict[str, dict[str, Any]]
+    types: dict[str, type]
     containers: dict[str, Any]
     ignored: frozenset[str] = field(default_factory=frozenset)
 
@@ -193,7 +206,7 @@ class ModuleAttributesCheck:
             return False
         if self._prefixes:
             return any(name == prefix or name.startswith(prefix + ".") for prefix in self._prefixes)
-        path = getattr(module, "__file__", None)
+        path = vars(module).get("__file__")  # not getattr: a module's __getattr__ may warn
         return isinstance(path, str) and origin.is_user_file(path) and os.path.abspath(path).startswith(self._roots)
 
     def _global_changes(self, module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
@@ -225,26 +238,35 @@ def _roots() -> tuple[str, ...]:
 
 
 def _classes_of(module: ModuleType) -> Iterable[type]:
+    # type(value), not isinstance(): isinstance() reads __class__, which a lazy object evaluates. A TestCase's
+    # class attributes are its fixtures (setUpClass, setUpTestData): not watched.
+    name = vars(module).get("__name__")
     for value in list(vars(module).values()):
-        if isinstance(value, type) and value.__module__ == module.__name__ and not issubclass(value, unittest.TestCase):
-            yield value  # a TestCase's class attributes are its fixtures (setUpClass, setUpTestData): not watched
+        if (
+            issubclass(type(value), type)
+            and vars(value).get("__module__") == name
+            and not issubclass(value, unittest.TestCase)
+        ):
+            yield value
 
 
 def _containers_of(namespace: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in namespace.items()
-        if isinstance(value, _CONTAINERS) and not (key.startswith("__") and key.endswith("__"))
+        if issubclass(type(value), _CONTAINERS) and not (key.startswith("__") and key.endswith("__"))
     }
 
 
 def _snapshot(module: ModuleType) -> _ModuleState:
     namespace = vars(module)
     declared = namespace.get(STATE_DECLARATION, ())
-    ignored = frozenset(declared) if isinstance(declared, (list, tuple, set, frozenset)) else frozenset()
+    ignored = frozenset(declared) if type(declared) in (list, tuple, set, frozenset) else frozenset()
+    classes = {cls.__qualname__: cls for cls in _classes_of(module)}
     return _ModuleState(
         globals=dict(namespace),
-        classes={cls.__qualname__: dict(vars(cls)) for cls in _classes_of(module)},
+        classes={qualname: dict(vars(cls)) for qualname, cls in classes.items()},
+        types=classes,
         containers={key: _contents(value) for key, value in _containers_of(namespace).items()},
         ignored=ignored,
     )
@@ -268,10 +290,17 @@ def _class_changes(module: str, reference: _ModuleState, now: _ModuleState) -> l
         was = reference.classes.get(qualname)
         if was is None or was is attributes:
             continue
+        cls = now.types[qualname]
         for name in was.keys() | attributes.keys():
             before, after = was.get(name, _ABSENT), attributes.get(name, _ABSENT)
-            if _same(before, after) or _quiet(name, reference.ignored) or _quiet(f"{qualname}.{name}", reference.ignored):
+            if (
+                _same(before, after)
+                or _quiet(name, reference.ignored)
+                or _quiet(f"{qualname}.{name}", reference.ignored)
+            ):
                 continue
+            if _set_by_the_class(cls, name) or _inherited(cls, name) in (before, after):
+                continue  # the class's own code wrote it, or it is back to what the class inherits
             advice = ADVICE_CLASS.format(owner=qualname, name=name)
             changes.append(_change(f"{module}.{qualname}.{name}", before, after, advice, _defined_at(after)))
     return changes
@@ -326,9 +355,81 @@ def _same(before: Any, after: Any) -> bool:
         return False
 
 
+def _inherited(cls: type, name: str) -> Any:
+    """The value `cls` would have for `name` without its own entry (from its bases' namespaces), or a marker."""
+    for base in cls.__mro__[1:]:
+        namespace = vars(base)
+        if name in namespace:
+            return namespace[name]
+    return _NOT_INHERITED
+
+
+def _set_by_the_class(cls: type, name: str) -> bool:
+    """Whether a method of `cls` or of a base assigns `name` on the class itself (its own state, first-use set-up)."""
+    for base in cls.__mro__:
+        module = sys.modules.get(vars(base).get("__module__") or "")
+        path = vars(module).get("__file__") if module is not None else None
+        if isinstance(path, str) and name in _class_writes(path).get(base.__qualname__, ()):
+            return True
+    return False
+
+
+@lru_cache(maxsize=512)
+def _class_writes(path: str) -> dict[str, frozenset[str]]:
+    """Class qualname -> the attributes its methods assign on the class itself, read from the source at `path`."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            tree = ast.parse(source.read(), path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}
+    found: dict[str, frozenset[str]] = {}
+    pending = [(node, "") for node in tree.body if isinstance(node, ast.ClassDef)]
+    while pending:
+        node, prefix = pending.pop()
+        qualname = prefix + node.name
+        methods = [item for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        found[qualname] = frozenset(
+            name for method in methods for statement in ast.walk(method) for name in _assigned(statement, node.name)
+        )
+        pending += [(item, qualname + ".") for item in node.body if isinstance(item, ast.ClassDef)]
+    return found
+
+
+def _assigned(node: ast.AST, class_name: str) -> Iterable[str]:
+    """Attribute names `node` assigns on the class: ``cls.x =``, ``Name.x +=``, ``type(self).x =``, ``setattr(cls, "x", v)``."""
+    if isinstance(node, ast.Assign):
+        targets = [t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" and node.args:
+        if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and _is_the_class(node.args[0], class_name):
+            yield str(node.args[1].value)
+        return
+    else:
+        return
+    for target in targets:
+        if isinstance(target, ast.Attribute) and _is_the_class(target.value, class_name):
+            yield target.attr
+
+
+def _is_the_class(node: ast.expr, class_name: str) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in ("cls", "klass", class_name)
+    if isinstance(node, ast.Attribute):  # self.__class__
+        return node.attr == "__class__" and isinstance(node.value, ast.Name) and node.value.id == "self"
+    return (  # type(self)
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "type"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == "self"
+    )
+
+
 def _is_submodule(package: str, name: str, value: Any) -> bool:
     """The import system binding a submodule to its package: module_identity's business."""
-    return isinstance(value, ModuleType) and value.__name__ == f"{package}.{name}"
+    return issubclass(type(value), ModuleType) and vars(value).get("__name__") == f"{package}.{name}"
 
 
 def _change(target: str, before: Any, after: Any, advice: str, frames: tuple[origin.Frame, ...]) -> Change:
@@ -348,12 +449,12 @@ def _change(target: str, before: Any, after: Any, advice: str, frames: tuple[ori
 
 def _defined_at(value: Any) -> tuple[origin.Frame, ...]:
     """Where a function or class value was defined: the fake a polluting test put in place."""
-    if isinstance(value, (staticmethod, classmethod, MethodType)):
+    if type(value) in (staticmethod, classmethod, MethodType):
         value = value.__func__
-    if isinstance(value, FunctionType):
+    if type(value) is FunctionType:
         code = value.__code__
         return (origin.Frame(origin.relative_path(code.co_filename), code.co_firstlineno, code.co_name),)
-    if isinstance(value, type):
+    if issubclass(type(value), type):
         try:
             _, line = inspect.getsourcelines(value)
             return (origin.Frame(origin.relative_path(inspect.getfile(value)), line, value.__qualname__),)
@@ -373,8 +474,24 @@ def _describe(value: Any) -> str | None:
 
 
 def _short(value: Any) -> str:
-    try:
+    """A short text of `value`: its repr for plain data, else its type (a repr may query, evaluate or warn)."""
+    if _plain(value):
         text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the report
-        text = f"<{type(value).__name__} object>"
+    else:
+        kind = type(value)
+        text = f"<{kind.__module__}.{kind.__qualname__} object>"
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+_SCALARS: Final = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Builtin data all the way down (a few levels): safe to repr."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 2 or kind not in (tuple, list, set, frozenset, dict, deque):
+        return False
+    items = [*value.keys(), *value.values()] if kind is dict else list(value)
+    return len(items) <= 50 and all(_plain(item, depth + 1) for item in items)
