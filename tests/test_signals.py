@@ -187,3 +187,48 @@ def test_clean_forms_are_quiet(scenario: Scenario) -> None:
     assert run.returncode == 0, run.output
     assert len(run.report["order"]["main"]) == 6  # type: ignore[index]
     assert run.findings == []
+
+
+TEMPORARY_SENDERS = """
+    from django.db import models
+    from django.db.models.signals import post_save
+    from django.test import SimpleTestCase
+    from django.test.utils import isolate_apps
+
+    from testproject.shop.models import Product
+
+
+    def stamp(sender, instance, **kwargs):
+        pass
+
+
+    class StampedField(models.CharField):
+        def contribute_to_class(self, cls, name, **kwargs):
+            super().contribute_to_class(cls, name, **kwargs)
+            post_save.connect(stamp, sender=cls, weak=False)
+
+
+    class SenderTests(SimpleTestCase):
+        @isolate_apps("testproject.shop")
+        def test_a_temporary_model_with_the_field(self):
+            class Stamped(models.Model):
+                code = StampedField(max_length=5)
+
+                class Meta:
+                    app_label = "shop"
+
+        def test_connects_for_a_registered_model(self):
+            post_save.connect(stamp, sender=Product, weak=False)  # @connect
+"""
+
+
+def test_receivers_for_a_temporary_registrys_models_are_quiet_and_for_a_registered_model_caught(
+    scenario: Scenario,
+) -> None:
+    """A field connecting for the models of a temporary registry (migration states, isolate_apps) is no leak."""
+    scenario.write("test_senders.py", TEMPORARY_SENDERS)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["test"] == scenario.test_id("test_senders", "SenderTests", "test_connects_for_a_registered_model")
+    assert finding["details"]["sender"] == "shop.Product"

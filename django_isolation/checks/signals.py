@@ -12,9 +12,12 @@ factory_boy's ``mute_signals``); receivers are compared only when it moved.
 
 Not leaks: a receiver connected by the top-level code of a module imported for
 the first time (``@receiver`` in a late-imported module), one Django connects
-itself (``ImageField`` dimensions, ``CaptureQueriesContext``), this package's
-own, and a weakly connected receiver that was garbage collected (Django no
-longer calls it).
+itself (``ImageField`` dimensions, ``CaptureQueriesContext``), one whose
+sender is a model class of a temporary registry (a field's
+``contribute_to_class`` connecting for the models Django builds to render
+migration states, or for an ``isolate_apps`` model: no model of the app
+registry ever sends it), this package's own, and a weakly connected receiver
+that was garbage collected (Django no longer calls it).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any, Final
 
 import django
 from django.apps import apps
+from django.db.models.base import ModelBase
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NONE_ID, _make_id
 
@@ -229,9 +233,15 @@ def _lookup_key(receiver: Any, sender: Any, dispatch_uid: Hashable) -> LookupKey
 def _connection(caller: FrameType | None, sender: Any) -> _Connection:
     while caller is not None and os.path.abspath(caller.f_code.co_filename).startswith(_PLUMBING):
         caller = caller.f_back
-    exempt = caller is None or caller.f_code.co_name == "<module>" or _in_django(caller)
+    exempt = caller is None or caller.f_code.co_name == "<module>" or _in_django(caller) or _temporary_model(sender)
     sender_name = "" if sender is None else _object_name(sender)
     return _Connection(origin.raw_stack(caller, depth=32), exempt, sender_name)
+
+
+def _temporary_model(sender: Any) -> bool:
+    """A model class of another registry than the app registry (migration state, ``isolate_apps``)."""
+    meta = vars(sender).get("_meta") if issubclass(type(sender), ModelBase) else None
+    return meta is not None and meta.apps is not apps
 
 
 def _in_django(frame: FrameType) -> bool:
