@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-EXIT_LEAKS_ONLY: Final = 6
+EXIT_LEAKS_ONLY: Final = 10
 """Exit status when ``--isolation-fail`` is on and isolation leaks are the only failures.
 
-CPython's regrtest uses 3 (ENV_CHANGED) for this, but pytest already uses 3
-for an internal error and 0-5 for its own outcomes.
+CPython's regrtest uses 3 (ENV_CHANGED) for this, but pytest's ``ExitCode``
+takes 0-6 (6: ``MAX_WARNINGS_ERROR``, pytest 9.2), Django's runner exits 1
+for failures and argparse 2 for usage errors; 10 is none of them.
 """
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django_isolation.options import EXIT_LEAKS_ONLY
 from runs import REPO, Run, manage_test, run_pytest
 
 from django_isolation.checks import BUILTIN_DEFAULTS
@@ -97,7 +98,7 @@ def test_fail_mode_exits_6_when_leaks_are_the_only_failures(runner: str) -> None
         run = manage_test(REPO, "--isolation-fail", "testproject.demo.polluted.test_app_routers")
     else:
         run = run_pytest(REPO, "-p", "no:randomly", "--isolation-fail", POLLUTER_FILE)
-    assert run.returncode == 6, run.output
+    assert run.returncode == EXIT_LEAKS_ONLY, run.output
 
 
 @pytest.mark.parametrize("runner", ["django", "pytest"])

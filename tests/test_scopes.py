@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django_isolation.options import EXIT_LEAKS_ONLY
 from runs import Scenario
 
 CHECKS = "apps_registry,db_rows"  # the checks whose findings these tests count one by one
@@ -178,7 +179,7 @@ def test_wide_fixture_leak_fails_the_last_test_of_its_scope_in_fail_mode(tmp_pat
     scenario.write("helpers.py", HELPERS)
     scenario.write("test_fixture.py", FIXTURE_SCOPES.format(scope="module", cleanup=False))
     run = scenario.run("--isolation-fail", checks=CHECKS)
-    assert run.returncode == 6, run.output
+    assert run.returncode == EXIT_LEAKS_ONLY, run.output
     assert "ERROR at teardown of test_two" in run.output
     assert "2 passed, 1 error" in run.output
 
@@ -201,7 +202,7 @@ def test_fail_mode_is_not_swallowed_by_an_xfail_mark(tmp_path: Path) -> None:
         """,
     )
     run = scenario.run("--isolation-fail", checks=CHECKS)
-    assert run.returncode == 6, run.output
+    assert run.returncode == EXIT_LEAKS_ONLY, run.output
     assert "1 xfailed, 1 error" in run.output
     assert "IsolationLeak: [apps_registry] model shop.XfailModel added" in run.output
     assert "pytest_session.py" not in run.output  # the message alone, no traceback into the plugin
