@@ -8,8 +8,9 @@ Django runner) tells it three things:
   module fixture while it was setting up);
 * ``end_scope(scope)``: ``scope`` is over (a last check point, owned by it), so
   whatever it created and is still there is a leak;
-* ``test_started(test_id)`` / ``test_failed(test_id)``: the order, and the
-  failures to link with the leaks that were live when they started.
+* ``test_started(test_id)`` / ``test_failed(test_id, failure)``: the order,
+  and the failures to link, on evidence, with the leaks that were live when
+  they started (:mod:`django_isolation.evidence`).
 
 Example::
 
@@ -33,6 +34,7 @@ from typing import Any, Final, Literal
 
 from django_isolation import allow
 from django_isolation.checks import Change, Check
+from django_isolation.evidence import TOUCHED, Evidence, Failure
 from django_isolation.origin import Frame
 
 ScopeKind = Literal["test", "class", "module", "package", "session"]
@@ -84,12 +86,28 @@ class IsolationLeak(Exception):
 
 
 @dataclass(frozen=True)
+class Link:
+    """One leak a victim came near, and the evidence of it."""
+
+    suspect: str
+    leak: str
+    evidence: str
+
+
+@dataclass(frozen=True)
 class Victim:
-    """A failed test and the polluters whose leaks were live when it started."""
+    """A failed test and the polluters whose live leaks it came near, strongest evidence first."""
 
     test: str
-    suspects: tuple[str, ...]
-    leaks: tuple[str, ...]
+    links: tuple[Link, ...]
+
+    @property
+    def suspects(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(link.suspect for link in self.links))
+
+    @property
+    def leaks(self) -> tuple[str, ...]:
+        return tuple(link.leak for link in self.links)
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,8 @@ class Report:
     victims: list[Victim]
     check_errors: list[CheckError]
     allowed: list[Allowed] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    """Tests that failed while leaks were live, near none of them: no watched state explains their failure."""
 
 
 @dataclass
@@ -163,6 +183,8 @@ class Engine:
         self._failed: list[str] = []
         self._findings: list[Finding] = []
         self._victims: list[Victim] = []
+        self._unexplained: list[str] = []
+        self._by_name: dict[str, Check] = {}
         self._errors: list[CheckError] = []
         self._live_at_start: list[_Live] = []
 
@@ -172,6 +194,7 @@ class Engine:
 
     def start(self) -> None:
         """Take the session baseline of every check."""
+        self._by_name = {check.name: check for check in self._checks}
         for check in self._checks:
             try:
                 check.start()
@@ -234,26 +257,42 @@ class Engine:
                 except Exception:  # noqa: BLE001 - a broken check must not break the test run
                     self._drop(watched, hook)
 
-    def test_failed(self, test_id: str) -> None:
-        """Record that `test_id` failed, and link it to the leaks that were live when it started.
+    def test_failed(self, test_id: str, failure: Failure | None = None) -> None:
+        """Record that `test_id` failed, and link it to the live leaks it came near (:mod:`django_isolation.evidence`).
 
-        A check with an ``involved(change)`` method narrows that down to the
-        leaks the failed test came near (e.g. the tables it touched).
+        Suspects come strongest evidence first; a failure near none of the
+        live leaks is recorded as unexplained.
         """
         if test_id in self._failed:
             return
         self._failed.append(test_id)
-        checks = {w.check.name: w.check for w in self._watched}
-        leaks = [
-            self._findings[live.finding]
-            for live in self._live_at_start
-            if live.finding is not None and _involved(checks, live)
-        ]
-        if not leaks:
+        failure = failure or Failure("", ())
+        found: list[tuple[Evidence, Finding]] = []
+        for live in self._live_at_start:
+            evidence = self._evidence(live, failure)
+            if evidence is not None and live.finding is not None:
+                found.append((evidence, self._findings[live.finding]))
+        if not found:
+            if self._live_at_start:
+                self._unexplained.append(test_id)
             return
-        suspects = tuple(dict.fromkeys(leak.test for leak in leaks))
-        summaries = tuple(f"{leak.check}: {leak.summary}" for leak in leaks)
-        self._victims.append(Victim(test_id, suspects, summaries))
+        found.sort(key=lambda pair: pair[0].rank)  # stable: within a rank, in the order the leaks were made
+        rank = {suspect: number for number, suspect in enumerate(dict.fromkeys(f.test for _, f in found))}
+        found.sort(key=lambda pair: rank[pair[1].test])  # nested per suspect, the suspect of the best evidence first
+        links = tuple(Link(f.test, f"{f.check}: {f.summary}", e.text) for e, f in found)
+        self._victims.append(Victim(test_id, links))
+
+    def _evidence(self, live: _Live, failure: Failure) -> Evidence | None:
+        """What shows that the failed test came near `live`: its failure names it, or the check saw it touch it."""
+        named = failure.naming(live.change.subjects)
+        if named is not None:
+            return named
+        touched = getattr(self._by_name.get(live.check), "touched", None)
+        try:
+            text = touched(live.change) if touched is not None else None
+        except Exception:  # noqa: BLE001 - a broken check must not break the test run
+            return None
+        return Evidence(TOUCHED, text) if text else None
 
     def finish(self) -> Report:
         """Judge what is still live, stop the checks and return the report."""
@@ -274,6 +313,7 @@ class Engine:
             victims=list(self._victims),
             check_errors=list(self._errors),
             allowed=list(self._allowed),
+            unexplained=list(self._unexplained),
         )
 
     def _observe(self, watched: _Watched, owner: Scope, sweep: bool) -> None:
@@ -309,11 +349,6 @@ class Engine:
     def _record_error(self, check: Check, during: str) -> None:
         error = "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
         self._errors.append(CheckError(check.name, during, error))
-
-
-def _involved(checks: dict[str, Check], live: _Live) -> bool:
-    involved = getattr(checks.get(live.check), "involved", None)
-    return involved is None or bool(involved(live.change))
 
 
 def _finding(live: _Live) -> Finding:

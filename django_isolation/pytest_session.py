@@ -16,6 +16,7 @@ import pytest
 
 from django_isolation import allow, checks
 from django_isolation.engine import Engine, Finding, IsolationLeak, Scope, ScopeKind
+from django_isolation.evidence import Failure
 from django_isolation.options import EXIT_LEAKS_ONLY, Settings
 from django_isolation.origin import Frame, is_user_file, relative_path
 from django_isolation.report import TITLE, header, render_text, to_json, write_json
@@ -109,7 +110,7 @@ class IsolationPlugin:
             self._leak_errors += 1
         elif report.failed:
             self._other_failures += 1
-            self.engine.test_failed(item.nodeid)
+            self.engine.test_failed(item.nodeid, Failure.of(call.excinfo.value if call.excinfo else None))
         return report
 
     @pytest.hookimpl(tryfirst=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from django_isolation.engine import Finding, Report
+from django_isolation.engine import Finding, Report, Victim
 from django_isolation.options import ALLOW, CHECK, CHECKS, FAIL, REPORT, Settings
 
 SCHEMA: Final = "django-isolation/report/1"
@@ -28,7 +28,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "order": report.order,
         "failed": report.failed,
         "findings": [_finding_json(f) for f in report.findings],
-        "victims": [{"test": v.test, "suspects": list(v.suspects), "leaks": list(v.leaks)} for v in report.victims],
+        "victims": [_victim_json(v) for v in report.victims],
+        "unexplained": report.unexplained,
         "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],
         "allowed": [{"test": a.test, "check": a.check, "summary": a.summary, "pattern": a.pattern} for a in report.allowed],
     }
@@ -67,9 +68,10 @@ def render_text(data: dict[str, Any]) -> str:
         for finding in (f for f in findings if f["test"] == polluter):
             lines += _finding_lines(finding)
     for victim in victims:
-        lines += ["", f"VICTIM {victim['test']} failed while these leaks were live:"]
-        lines += [f"  suspect {s}" for s in victim["suspects"]]
-        lines += [f"    {leak}" for leak in victim["leaks"]]
+        lines += ["", f"VICTIM {victim['test']} failed near these leaks:"]
+        lines += _victim_lines(victim)
+    for test in data.get("unexplained", []):
+        lines += ["", f"FAILED {test}: no watched state explains this failure"]
     for error in errors:
         lines += ["", f"CHECK ERROR {error['check']} during {error['during']}: {error['error']} (check switched off)"]
     allowed = data.get("allowed", [])
@@ -77,6 +79,24 @@ def render_text(data: dict[str, Any]) -> str:
         lines += ["", f"{len(allowed)} leak(s) allowed on purpose:"]
         lines += [f"  {a['test']} [{a['check']}] {a['summary']} (allowed by {a['pattern']!r})" for a in allowed]
     return "\n".join(lines)
+
+
+def _victim_json(victim: Victim) -> dict[str, Any]:
+    links = [{"suspect": link.suspect, "leak": link.leak, "evidence": link.evidence} for link in victim.links]
+    return {"test": victim.test, "suspects": list(victim.suspects), "leaks": list(victim.leaks), "links": links}
+
+
+def _victim_lines(victim: dict[str, Any]) -> list[str]:
+    """Each suspect with its leaks and the evidence for each (reports before ``links`` list suspects and leaks)."""
+    links = victim.get("links")
+    if links is None:
+        return [f"  suspect {s}" for s in victim["suspects"]] + [f"    {leak}" for leak in victim["leaks"]]
+    lines: list[str] = []
+    for suspect in victim["suspects"]:
+        lines.append(f"  suspect {suspect}")
+        for link in (link for link in links if link["suspect"] == suspect):
+            lines += [f"    {link['leak']}", f"      evidence: {link['evidence']}"]
+    return lines
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from django_isolation import allow
 from django_isolation.engine import Engine, IsolationLeak, Scope
+from django_isolation.evidence import Failure
 
 
 class ScopeError:
@@ -46,20 +47,40 @@ class IsolationFront:
         self._failures_before = 0
         self._class: type | None = None
         self._module: str | None = None
+        self._error: BaseException | None = None
+        self._watched_results: set[int] = set()
 
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         method = getattr(test, getattr(test, "_testMethodName", ""), None)
         self._test, self._test_scope = test, Scope(test.id(), "test", allow=allow.patterns_of(method, type(test)))
         self.engine.test_started(self._test_scope.id)
         self._failures_before = _failure_count(result)
+        self._error = None
+        self._watch_errors(result)
 
     def test_ended(self, result: unittest.TestResult) -> None:
         if self._test is None or self._test_scope is None:
             return
         test, scope, self._test, self._test_scope = self._test, self._test_scope, None, None
         if _failure_count(result) > self._failures_before:
-            self.engine.test_failed(scope.id)
+            self.engine.test_failed(scope.id, Failure.of(self._error))
         self._judge(scope, test, result)
+
+    def _watch_errors(self, result: unittest.TestResult) -> None:
+        """Keep the exception of the running test's first error or failure (the result keeps only its text)."""
+        if id(result) in self._watched_results:
+            return
+        self._watched_results.add(id(result))
+        for name in ("addError", "addFailure"):
+            setattr(result, name, self._keeping_error(getattr(result, name)))
+
+    def _keeping_error(self, add: Any) -> Any:
+        def keep(test: Any, err: Any) -> Any:
+            if self._error is None and isinstance(err, tuple) and len(err) == 3:
+                self._error = err[1]
+            return add(test, err)
+
+        return keep
 
     def class_set_up(self, test: unittest.TestCase) -> None:
         if test.__class__ is not self._class:

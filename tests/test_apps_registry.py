@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from runs import Scenario
 
@@ -39,6 +41,41 @@ def test_inline_model_is_caught_with_its_label_and_line(scenario: Scenario, labe
     }
     assert finding["details"]["after"].endswith("InlineTests.test_inline.<locals>.Coupon")
     assert finding["origin"][0] == {"file": "scenario/test_inline.py", "line": 8, "function": "test_inline"}
+
+
+FOLLOWED_ADVICE = """
+    from django.db import models
+    from django.test import TestCase
+    from django.test.utils import isolate_apps
+
+
+    class InlineTests(TestCase):
+        @isolate_apps({app!r})
+        def test_inline(self):
+            class Coupon(models.Model):
+                class Meta:
+                    app_label = {label!r}
+"""
+
+
+@pytest.mark.parametrize("label", ["shop", "another_app"])
+def test_the_isolate_apps_advice_works_when_followed(scenario: Scenario, label: str) -> None:
+    """isolate_apps takes installed apps (module paths): the advice names one, never a label that is not installed."""
+    scenario.write("settings.py", "from testproject.settings import *  # noqa: F403\nINSTALLED_APPS += ['scenario']\n")
+    scenario.write("test_inline.py", INLINE_MODEL_TEST.format(label=label))
+    run = scenario.run(checks=CHECKS, settings="scenario.settings")
+    [finding] = run.findings
+    advice = finding["advice"]
+    assert f"isolate_apps({label!r})" not in advice or label == "shop"
+    app = re.search(r"isolate_apps\('([^']+)'\)", advice).group(1)  # type: ignore[union-attr]
+    relabel = re.search(r"Meta.app_label = '([^']+)'", advice)
+    assert (app, relabel.group(1) if relabel else label) == (
+        ("testproject.shop", "shop") if label == "shop" else ("scenario", "scenario")
+    )
+    scenario.write("test_inline.py", FOLLOWED_ADVICE.format(app=app, label=relabel.group(1) if relabel else label))
+    followed = scenario.run(checks=CHECKS, settings="scenario.settings")
+    assert followed.returncode == 0, followed.output
+    assert followed.findings == []
 
 
 ISOLATED_FORMS = """

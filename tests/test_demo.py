@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django_isolation.options import EXIT_LEAKS_ONLY
 from runs import REPO, Run, manage_test, run_pytest
 
 from django_isolation.checks import BUILTIN_DEFAULTS
+from django_isolation.options import EXIT_LEAKS_ONLY
 
 POLLUTER_FILE = "testproject/demo/polluted/test_app_routers.py"
 POLLUTER_LINE = 11

@@ -162,7 +162,7 @@ def test_timezone_activated_and_process_zone_changed_are_caught(scenario: Scenar
     assert process["test"] == tz_setter
     assert (process["details"]["tz_env"], process["details"]["applied"]) == ("Asia/Tokyo", True)
     assert process["summary"] == "TZ environment variable changed to 'Asia/Tokyo' and applied with time.tzset()"
-    assert run.victims == {victim: [activator, tz_setter]}
+    assert run.victims == {victim: [activator]}  # get_current_timezone_name() reads the active zone, not TZ
 
 
 TIMEZONE_CLEAN = """
@@ -524,7 +524,7 @@ def test_media_files_left_and_deleted_are_caught(scenario: Scenario) -> None:
     assert (found["report.csv"]["test"], found["report.csv"]["details"]["change"]) == (writer, "added")
     assert (found["keep.txt"]["test"], found["keep.txt"]["details"]["change"]) == (writer, "deleted")
     assert "override_settings(MEDIA_ROOT" in avatar["advice"]
-    assert run.victims == {victim: [uploader, writer]}
+    assert run.victims == {victim: [uploader]}  # it saved avatars/alice.png; report.csv and keep.txt it never came near
 
 
 MEDIA_CLEAN = """

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import ClassVar
 
 from django_isolation.checks import Change
 from django_isolation.engine import Engine, Scope
+from django_isolation.evidence import Failure
 
 SHARED: dict[str, str] = {}
 TEST_A, TEST_B, CLASS = Scope("t.a", "test"), Scope("t.b", "test"), Scope("t.C", "class", "setUpClass")
@@ -34,7 +36,7 @@ class DictCheck:
 
     def diff(self, baseline: dict[str, str], current: dict[str, str]) -> list[Change]:
         return [
-            Change(key, value, f"{key} set", baseline.get(key), value, "restore it")
+            Change(key, value, f"{key} set", baseline.get(key), value, "restore it", subjects=(key,))
             for key, value in current.items()
             if baseline.get(key) != value
         ]
@@ -92,16 +94,16 @@ def test_wider_scope_owns_its_setup_until_it_ends() -> None:
 def test_cleaner_and_victim_are_linked_to_the_leak() -> None:
     engine = started(DictCheck())
     engine.test_started(TEST_A.id)
-    SHARED["x"] = "1"
+    SHARED["xray"] = "1"
     engine.checkpoint(TEST_A)
     engine.end_scope(TEST_A)
     engine.test_started(TEST_B.id)
-    engine.test_failed(TEST_B.id)
-    del SHARED["x"]
+    engine.test_failed(TEST_B.id, Failure("KeyError: 'xray'", ()))
+    del SHARED["xray"]
     engine.checkpoint(TEST_B)
     report = engine.finish()
     [victim] = report.victims
-    assert (victim.test, victim.suspects, victim.leaks) == ("t.b", ("t.a",), ("shared_dict: x set",))
+    assert (victim.test, victim.suspects, victim.leaks) == ("t.b", ("t.a",), ("shared_dict: xray set",))
     assert report.findings[0].details["cleaned_by"] == "t.b"
     assert report.order == {"main": ["t.a", "t.b"]}
 
@@ -143,9 +145,57 @@ def test_allowed_leaks_are_listed_apart_and_never_suspected() -> None:
     SHARED.update(other="leak")
     [leak] = engine.end_scope(TEST_B)
     engine.test_started("t.victim")
-    engine.test_failed("t.victim")
+    engine.test_failed("t.victim", Failure("the failure names ci_token, mode and other", ()))
     report = engine.finish()
     assert leak.summary == "other set"
     assert [(a.test, a.pattern) for a in report.allowed] == [("t.a", "shared_dict:ci_*"), ("t.setter", "shared_dict:mode")]
     assert [v.suspects for v in report.victims] == [("t.b",)]
     assert report.failed == {"main": ["t.victim"]}
+
+
+class TouchedCheck(DictCheck):
+    """A DictCheck that also saw the running test touch some keys."""
+
+    name = "touched_dict"
+    touched_keys: ClassVar[set[str]] = set()
+
+    def touched(self, change: Change) -> str | None:
+        return f"it read {change.key}" if change.key in self.touched_keys else None
+
+
+def test_victims_are_linked_on_evidence_only_strongest_first() -> None:
+    check = TouchedCheck()
+    engine = started(check)
+    for test, key in (("t.first", "read"), ("t.second", "named"), ("t.third", "unrelated")):
+        engine.test_started(test)
+        SHARED[key] = "1"
+        engine.end_scope(Scope(test, "test"))
+    check.touched_keys = {"read"}
+    engine.test_started("t.victim")
+    engine.test_failed("t.victim", Failure("AssertionError: named != 2", ()))
+    check.touched_keys = set()
+    engine.test_started("t.unexplained")
+    engine.test_failed("t.unexplained", Failure("AssertionError", ()))
+    report = engine.finish()
+    [victim] = report.victims
+    assert victim.suspects == ("t.second", "t.first")  # named by the failure beats touched while running
+    assert [link.evidence for link in victim.links] == ["the failure's message names named", "it read read"]
+    assert report.unexplained == ["t.unexplained"]
+
+
+def test_a_failure_whose_traceback_code_names_the_state_is_linked() -> None:
+    def reads_the_flag() -> str:
+        return SHARED["flag"]
+
+    engine = started(DictCheck())
+    engine.test_started(TEST_A.id)
+    SHARED["flag"] = "on"
+    engine.end_scope(TEST_A)
+    engine.test_started(TEST_B.id)
+    try:
+        assert reads_the_flag() == "off"
+    except AssertionError as error:
+        engine.test_failed(TEST_B.id, Failure.of(error))
+    [victim] = engine.finish().victims
+    assert victim.suspects == ("t.a",)
+    assert victim.links[0].evidence.startswith("the failing code names flag (tests/test_engine.py:")

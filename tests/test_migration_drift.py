@@ -96,7 +96,7 @@ def test_inline_models_with_installed_labels_are_drift_per_app(scenario: Scenari
         "line": line,
         "function": "test_b_routes_inline_models",
     }
-    assert "isolate_apps('shop')" in shop["advice"]
+    assert "isolate_apps('testproject.shop')" in shop["advice"]
     # the operations are the ones makemigrations itself prints in the victim, which is linked to the polluter
     assert run.returncode == 1, run.output
     assert f"    {ADDED} Create model Coupon\n" in run.output

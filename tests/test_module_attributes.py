@@ -4,6 +4,7 @@ sets up on first use."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from typing import Any
 
@@ -365,3 +366,85 @@ def test_attributes_a_test_writes_on_a_class_with_own_state_are_caught(scenario:
     fake = found["scenario.own_state.ViewMixin.describe"]
     assert fake["test"] == scenario.test_id("test_leaks", "LeakTests", "test_replaces_a_method_the_class_never_assigns")
     assert fake["details"]["defined_at"] == f"scenario/test_leaks.py:{line_of(OWN_STATE_LEAKS, 'fake')} in <lambda>"
+
+
+API_SETTINGS = """
+    class Settings:
+        HTML_SELECT_CUTOFF = 1000
+
+
+    api_settings = Settings()
+    FLAGS = {"beta": False}
+"""
+
+RELATIONS = """
+    from scenario.api_settings import api_settings
+
+
+    class RelatedField:
+        def __init__(self, items):
+            self.cutoff = api_settings.HTML_SELECT_CUTOFF
+            self.items = items
+
+        def options(self):
+            return list(self.items)[: self.cutoff]
+"""
+
+# django-rest-framework's tests/test_relations.py: a MonkeyPatch made in setUp and never undone.
+CUTOFF_TESTS = """
+    from unittest import TestCase
+
+    from _pytest.monkeypatch import MonkeyPatch
+
+    from scenario import api_settings, relations
+
+
+    class Cutoff:
+        HTML_SELECT_CUTOFF = 2
+
+
+    class CutoffTests(TestCase):
+        def setUp(self):
+            self.monkeypatch = MonkeyPatch()
+
+        def test_a_settings_cutoff(self):
+            self.monkeypatch.setattr(relations, "api_settings", Cutoff())
+            self.assertEqual(len(relations.RelatedField(range(10)).options()), 2)
+
+        def test_b_turns_a_flag_on(self):
+            api_settings.FLAGS["gamma"] = True
+
+        def test_c_no_settings(self):
+            self.assertEqual(len(relations.RelatedField(range(2000)).options()), 1000)
+
+        def test_d_fails_on_its_own(self):
+            self.assertEqual(sum([1, 1]), 3)
+"""
+
+
+def test_a_victim_is_linked_to_the_leak_whose_code_it_ran_and_to_nothing_else(scenario: Scenario) -> None:
+    """The victim ran RelatedField.__init__, which reads the replaced api_settings (seen through sys.monitoring,
+    Python 3.12+); the flag left on is live too but unrelated; a test failing on its own is explained by nothing."""
+    scenario.write("api_settings.py", API_SETTINGS)
+    scenario.write("relations.py", RELATIONS)
+    scenario.write("test_cutoff.py", CUTOFF_TESTS)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 1, run.output
+    polluter = scenario.test_id("test_cutoff", "CutoffTests", "test_a_settings_cutoff")
+    assert {f["test"]: f["details"]["target"] for f in run.findings} == {
+        polluter: "scenario.relations.api_settings",
+        scenario.test_id("test_cutoff", "CutoffTests", "test_b_turns_a_flag_on"): "scenario.api_settings.FLAGS",
+    }
+    victim = scenario.test_id("test_cutoff", "CutoffTests", "test_c_no_settings")
+    alone = scenario.test_id("test_cutoff", "CutoffTests", "test_d_fails_on_its_own")
+    if sys.version_info < (3, 12):  # no sys.monitoring: only a failure that names the state is linked
+        assert run.victims == {}
+        assert run.report["unexplained"] == [victim, alone]  # type: ignore[index]
+        return
+    assert run.victims == {victim: [polluter]}
+    [link] = run.report["victims"][0]["links"]  # type: ignore[index]
+    assert link["evidence"] == (
+        "it ran scenario/relations.py:6 in RelatedField.__init__, which reads api_settings"
+    )
+    assert run.report["unexplained"] == [alone]  # type: ignore[index]
+    assert f"FAILED {alone}: no watched state explains this failure" in run.output

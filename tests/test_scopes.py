@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django_isolation.options import EXIT_LEAKS_ONLY
 from runs import Scenario
+
+from django_isolation.options import EXIT_LEAKS_ONLY
 
 CHECKS = "apps_registry,db_rows"  # the checks whose findings these tests count one by one
 

@@ -93,7 +93,10 @@ class Change:
 
     ``key`` identifies the item within its check; ``token`` identifies its
     current value (two changes of the same key with equal tokens are the same
-    change); ``details`` goes to the JSON report as is.
+    change); ``details`` goes to the JSON report as is. ``subjects`` are the
+    names a test that comes near the state would use (a setting, a table, a
+    global, a cache key; ``Class.attribute``): a failure whose message or
+    traceback names one is linked to the leak (:mod:`django_isolation.evidence`).
     """
 
     key: str
@@ -104,6 +107,7 @@ class Change:
     advice: str
     details: Mapping[str, Any] = field(default_factory=dict)
     origin: tuple[Frame, ...] = ()
+    subjects: tuple[str, ...] = ()
 
 
 ORDER_KEY: Final = "<order>"

@@ -22,12 +22,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 import django
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.db.models.base import ModelBase
 from django.db.models.signals import class_prepared
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
+from django_isolation.checks._model_reads import MODEL_READS
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -37,9 +38,14 @@ ModelKey = tuple[str, str]
 Registry = dict[ModelKey, "type[Model]"]
 
 ADVICE_ADDED: Final = (
-    "define the model inside django.test.utils.isolate_apps({label!r}) (decorator, context manager or "
-    "class decorator) or @pytest.mark.django_isolate_apps({label!r}); or move it to the models.py of "
+    "define the model inside django.test.utils.isolate_apps({app!r}) (decorator, context manager or "
+    "class decorator) or @pytest.mark.django_isolate_apps({app!r}){label_note}; or move it to the models.py of "
     "a test app in INSTALLED_APPS"
+)
+ADVICE_NOT_INSTALLED: Final = (
+    "app label {label!r} is not installed, so isolate_apps({label!r}) would raise ModuleNotFoundError: "
+    "define the model inside django.test.utils.isolate_apps('<an app in INSTALLED_APPS>') with that app's "
+    "label as Meta.app_label, or move it to the models.py of a test app in INSTALLED_APPS"
 )
 ADVICE_REMOVED: Final = (
     "a test that edits apps.all_models must restore it; use isolate_apps instead of unregistering models"
@@ -104,9 +110,18 @@ class AppsRegistryCheck:
 
     def start(self) -> None:
         self._definitions.connect()
+        MODEL_READS.start()
 
     def stop(self) -> None:
         self._definitions.disconnect()
+        MODEL_READS.stop()
+
+    def test_started(self) -> None:
+        MODEL_READS.test_started()
+
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test resolved the models of the leaked model's (installed) app."""
+        return MODEL_READS.read(change.details["app_label"])
 
     def fingerprint(self, sweep: bool) -> Hashable:
         # Every model class Django creates passes class_prepared; removals and direct edits change a length.
@@ -137,9 +152,10 @@ class AppsRegistryCheck:
             summary=f"model {label}.{model.__name__} added to the apps registry of {where} {label!r}",
             before=None,
             after=_qualified(model),
-            advice=ADVICE_ADDED.format(label=label),
+            advice=isolation_advice(label, model.__module__),
             details=_details(key, model, "added", installed),
             origin=self._definitions.frames(model),
+            subjects=_subjects(model),
         )
 
     def _removed(self, key: ModelKey, model: type[Model]) -> Change:
@@ -152,6 +168,7 @@ class AppsRegistryCheck:
             after=None,
             advice=ADVICE_REMOVED,
             details=_details(key, model, "removed", label in apps.app_configs),
+            subjects=_subjects(model),
         )
 
     def _replaced(self, key: ModelKey, before: type[Model], model: type[Model]) -> Change:
@@ -165,6 +182,7 @@ class AppsRegistryCheck:
             advice=ADVICE_REPLACED,
             details=_details(key, model, "replaced", label in apps.app_configs),
             origin=self._definitions.frames(model),
+            subjects=_subjects(model),
         )
 
 
@@ -181,6 +199,27 @@ def _in_model_metaclass(frame: FrameType) -> bool:
     code = frame.f_code
     first = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
     return isinstance(first, type) and issubclass(first, ModelBase)
+
+
+def isolation_advice(label: str, module: str) -> str:
+    """How to keep a model of app `label` defined in `module` out of the registry: ``isolate_apps`` takes
+    installed apps (their module paths), not labels; for a label that is not installed, the test's own app."""
+    config = apps.app_configs.get(label) or _app_of(module)
+    if config is None:
+        return ADVICE_NOT_INSTALLED.format(label=label)
+    note = "" if config.label == label else f" with Meta.app_label = {config.label!r} ({label!r} is not installed)"
+    return ADVICE_ADDED.format(app=config.name, label_note=note)
+
+
+def _app_of(module: str) -> AppConfig | None:
+    """The installed app whose package holds `module` (a test module inside a test app)."""
+    owners = [c for c in apps.get_app_configs() if module == c.name or module.startswith(c.name + ".")]
+    return max(owners, key=lambda config: len(config.name), default=None)
+
+
+def _subjects(model: type[Model]) -> tuple[str, ...]:
+    """What a failure near the model names: its class and its table (``DuplicateTable: relation ... exists``)."""
+    return (model.__name__, model._meta.db_table)
 
 
 def _qualified(model: type) -> str:

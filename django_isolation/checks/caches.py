@@ -8,6 +8,8 @@ by every instance of that location. ``LocMemCache._set`` (behind ``set``,
 ``add``, ``set_many``, ``get_or_set``) and ``incr`` are wrapped at class level
 to count writes and keep the writer's raw stack; the fingerprint is that count
 and each location's size, and the entries are compared only when it moved.
+``get`` and ``has_key`` are wrapped too, to note the keys the running test
+read: the evidence that links a failure to a stale entry.
 
 Only the locations of caches configured in ``settings.CACHES`` at the check
 point are compared: a cache of an ``override_settings(CACHES=...)`` with a
@@ -19,6 +21,8 @@ hold, a ``DatabaseCache`` table is covered by ``db_rows``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import pickle
 import sys
 import time
@@ -39,7 +43,9 @@ ADVICE: Final = (
     "that clears after yield), cache.delete({key!r}); or give the test a cache of its own with "
     "override_settings(CACHES={{{alias!r}: {{'BACKEND': '{backend}', 'LOCATION': 'a-test-location'}}}})"
 )
+READS: Final = ("get", "has_key")
 _Set = Callable[..., None]
+_Read = Callable[..., Any]
 _Incr = Callable[..., Any]
 EntryKey = tuple[str, str]  # (cache alias, key as stored, with prefix and version)
 
@@ -62,12 +68,17 @@ class CachesCheck:
         self._stacks: dict[tuple[int, str], origin.RawStack] = {}
         self._originals: tuple[_Set, _Incr] | None = None
         self._hooks: tuple[_Set, _Incr] | None = None
+        self._read_originals: dict[str, _Read] = {}
+        self._reads: set[str] = set()  # keys, as stored, that the running test read
 
     def start(self) -> None:
         cls = locmem.LocMemCache
         self._originals = (cls._set, cls.incr)
         self._hooks = (self._set(cls._set), self._incr(cls.incr))
         cls._set, cls.incr = self._hooks
+        for name in READS:
+            self._read_originals[name] = original = cls.__dict__[name]
+            setattr(cls, name, self._reading(original))
 
     def stop(self) -> None:
         # Put Django's methods back only if nobody wrapped ours in the meantime.
@@ -78,7 +89,30 @@ class CachesCheck:
             cls._set = self._originals[0]
         if cls.__dict__["incr"] is self._hooks[1]:
             cls.incr = self._originals[1]
+        for name, original in self._read_originals.items():
+            if getattr(cls.__dict__[name], "__wrapped__", None) is original:
+                setattr(cls, name, original)
+        self._read_originals.clear()
         self._originals = self._hooks = None
+
+    def test_started(self) -> None:
+        self._reads.clear()
+
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test read the leaked entry's key."""
+        if change.details["stored_key"] in self._reads:
+            return f"it read {change.details['key']!r} from cache {change.details['cache']!r}"
+        return None
+
+    def _reading(self, original: _Read) -> _Read:
+        @functools.wraps(original)
+        def read(cache: locmem.LocMemCache, key: Any, *args: Any, **kwargs: Any) -> Any:
+            version = kwargs.get("version", args[1] if len(args) > 1 else None)
+            with contextlib.suppress(Exception):  # an invalid key: Django's own call raises it
+                self._reads.add(cache.make_key(key, version))
+            return original(cache, key, *args, **kwargs)
+
+        return read
 
     def fingerprint(self, sweep: bool) -> Hashable:
         return self._events, tuple(map(len, locmem._caches.values()))
@@ -143,6 +177,7 @@ class CachesCheck:
             after=value,
             advice=ADVICE.format(key=user_key, alias=alias, backend=BACKEND),
             details={"change": change, "cache": alias, "key": user_key, "stored_key": stored, "expires": entry.expires},
+            subjects=(user_key,),
             origin=origin.user_frames_of(stack) if stack else (),
         )
 

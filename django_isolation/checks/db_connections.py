@@ -30,6 +30,17 @@ from django.db import connections
 from django_isolation.checks import Change, register
 from django_isolation.checks._thread_locals import thread_storage
 
+TRANSACTION_READERS: Final = (
+    "atomic",
+    "get_autocommit",
+    "set_autocommit",
+    "commit",
+    "rollback",
+    "on_commit",
+    "in_atomic_block",
+    "needs_rollback",
+)
+"""Names in a failing test's code that depend on the connection's transaction state."""
 ADVICE_ATOMIC: Final = (
     "use `with transaction.atomic():` (or @transaction.atomic) so the block always exits; a test that calls "
     "atomic().__enter__() must call __exit__(None, None, None) in tearDown / self.addCleanup"
@@ -132,6 +143,7 @@ def _atomic(alias: str, number: int, level: int) -> Change:
         after=f"depth {level}",
         advice=ADVICE_ATOMIC,
         details={"change": "atomic_left_open", "alias": alias, "depth": level},
+        subjects=TRANSACTION_READERS,
     )
 
 
@@ -144,6 +156,7 @@ def _needs_rollback(alias: str, depth: int) -> Change:
         after="True",
         advice=ADVICE_ROLLBACK,
         details={"change": "needs_rollback", "alias": alias, "depth": depth},
+        subjects=TRANSACTION_READERS,
     )
 
 
@@ -156,4 +169,5 @@ def _autocommit(alias: str, autocommit: bool) -> Change:
         after=str(autocommit),
         advice=ADVICE_AUTOCOMMIT,
         details={"change": "autocommit", "alias": alias, "autocommit": autocommit},
+        subjects=TRANSACTION_READERS,
     )

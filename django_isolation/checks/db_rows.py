@@ -294,10 +294,12 @@ class DbRowsCheck(DatabaseCheck):
         """A new test starts: forget the statements of the previous one."""
         self._statements.clear()
 
-    def involved(self, change: Change) -> bool:
-        """Whether the running test's statements named the table of `change` (a victim's suspects)."""
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test came near `change`: one of its statements named the table."""
         alias, table = change.details["database"], change.details["table"]
-        return any(a == alias and table in sql for a, sql in self._statements)
+        if any(a == alias and table in sql for a, sql in self._statements):
+            return f"it queried {table} (database {alias!r})"
+        return None
 
     def _keep_statements(self, leaks_live: bool) -> None:
         """While some table differs from its baseline, keep each test's statements (before they run)."""
@@ -458,6 +460,7 @@ class DbRowsCheck(DatabaseCheck):
             advice=ADVICE_LEAKED_MODEL.format(model=row.leaked_model) if row.leaked_model else ADVICE,
             details=details,
             origin=row.frames,
+            subjects=(table,),
         )
 
     def _count_change(self, alias: str, table: str, state: _TableState, hidden: int) -> Change:
@@ -470,6 +473,7 @@ class DbRowsCheck(DatabaseCheck):
             after=str(state.count),
             advice=ADVICE,
             details={"database": alias, "table": table, "count": state.count, "baseline_count": baseline},
+            subjects=(table,),
         )
 
     def _deleted_change(self, alias: str, table: str, state: _TableState) -> Change:
@@ -482,6 +486,7 @@ class DbRowsCheck(DatabaseCheck):
             after=None,
             advice=ADVICE_DELETED,
             details={"database": alias, "table": table, "deleted_pks": shown, "deleted": len(state.deleted)},
+            subjects=(table,),
         )
 
 

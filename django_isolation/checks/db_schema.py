@@ -220,6 +220,7 @@ class DbSchemaCheck(DatabaseCheck):
             advice=ADVICE_MIGRATED if migrated else ADVICE_DDL,
             details=details,
             origin=database.frames.get(key, ()),
+            subjects=tuple(str(name) for name in (difference.table, difference.subject) if name),
         )
 
 

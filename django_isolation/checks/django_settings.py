@@ -155,6 +155,7 @@ class DjangoSettingsCheck:
             after=shown_after,
             advice=ADVICE_SETTING.format(name=name),
             details={"change": change, "setting": name},
+            subjects=(name,),
             origin=self._origin(id(wrapped), name) or self._origin(0, WRAPPED),
         )
 

@@ -77,6 +77,7 @@ def _change(name: str, before: str | None, after: str | None) -> Change:
         after=shown_after,
         advice=ADVICE.format(name=name),
         details={"change": kind, "variable": name},
+        subjects=(name,),
     )
 
 

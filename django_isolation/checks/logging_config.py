@@ -156,6 +156,7 @@ class LoggingConfigCheck:
             after=_describe(after),
             advice=ADVICE,
             details={"change": "changed", "logger": name, "changes": kinds},
+            subjects=(name, "assertLogs", "caplog"),
             origin=origin.user_frames_of(self._stacks.get(name, ())),
         )
 
@@ -193,6 +194,7 @@ def _disable_change(before: int, after: int) -> Change:
         after=logging.getLevelName(after),
         advice=ADVICE_DISABLE,
         details={"change": "disable", "logger": None, "changes": ["disable"]},
+        subjects=("assertLogs", "caplog"),
     )
 
 

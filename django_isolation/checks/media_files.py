@@ -141,6 +141,7 @@ class MediaFilesCheck:
             after=relative if change == "added" else None,
             advice=ADVICE_ADDED if change == "added" else ADVICE_DELETED,
             details={"change": change, "path": relative, "media_root": self._root.rstrip(os.sep)},
+            subjects=(relative, os.path.basename(relative), "MEDIA_ROOT"),
             origin=origin.user_frames_of(stack) if stack else (),
         )
 

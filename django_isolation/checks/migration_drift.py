@@ -35,6 +35,7 @@ from django.db.models import Field
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
+from django_isolation.checks._model_reads import MODEL_READS
 from django_isolation.checks.apps_registry import ModelDefinitions
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
 ModelKey = tuple[str, str]
 MAX_OPERATIONS_SHOWN: Final = 5
 ADVICE_REGISTRY: Final = (
-    "define test models inside django.test.utils.isolate_apps({label!r}) or "
-    "@pytest.mark.django_isolate_apps({label!r}) (see the apps_registry finding for {keys})"
+    "define test models inside django.test.utils.isolate_apps({app!r}) or "
+    "@pytest.mark.django_isolate_apps({app!r}) (see the apps_registry finding for {keys})"
 )
 ADVICE_IN_PLACE: Final = (
     "a model of {label!r} was changed in place (a field added with contribute_to_class or altered, Meta options "
@@ -204,6 +205,7 @@ class MigrationDriftCheck:
 
     def start(self) -> None:
         self._definitions.connect()
+        MODEL_READS.start()
         models = apps.get_models(include_swapped=True)
         self._snapshots = tuple(map(_Snapshot.of, models))
         self._baseline_registry = _registry()
@@ -214,6 +216,14 @@ class MigrationDriftCheck:
 
     def stop(self) -> None:
         self._definitions.disconnect()
+        MODEL_READS.stop()
+
+    def test_started(self) -> None:
+        MODEL_READS.test_started()
+
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test resolved the models of the drifting app (makemigrations, a Migrator)."""
+        return MODEL_READS.read(change.details["app_label"])
 
     def fingerprint(self, sweep: bool) -> Hashable:
         registry = self._registry_fingerprint()
@@ -397,7 +407,8 @@ def _change(label: str, drift: _Drift) -> Change:
     shown = list(drift.operations[:MAX_OPERATIONS_SHOWN])
     if len(drift.operations) > MAX_OPERATIONS_SHOWN:
         shown.append(f"and {len(drift.operations) - MAX_OPERATIONS_SHOWN} more")
-    advice = [ADVICE_REGISTRY.format(label=label, keys=", ".join(drift.explained_by))] if drift.explained_by else []
+    app = apps.app_configs[label].name if label in apps.app_configs else label
+    advice = [ADVICE_REGISTRY.format(app=app, keys=", ".join(drift.explained_by))] if drift.explained_by else []
     if drift.imported:
         advice.append(ADVICE_IMPORTED.format(keys=", ".join(drift.imported)))
     if drift.in_place:
@@ -416,4 +427,5 @@ def _change(label: str, drift: _Drift) -> Change:
             "first_imported": list(drift.imported),
         },
         origin=drift.frames,
+        subjects=tuple(key.rpartition(".")[2] for key in drift.explained_by),
     )

@@ -86,6 +86,7 @@ class MockPatchesCheck:
                     after=target,
                     advice=ADVICE,
                     details={"change": "started", "target": target, "kind": type(patcher).__name__},
+                    subjects=(target,),
                     origin=origin.user_frames_of(stack) if stack else (),
                 )
             )

@@ -48,11 +48,13 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import ne
-from types import FunctionType, MappingProxyType, MethodType, ModuleType
+from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
+from django_isolation.checks._code_watch import CODE_WATCH
+from django_isolation.evidence import code_names
 
 FIRST_PARTY_ENV: Final = "DJANGO_ISOLATION_FIRST_PARTY"
 STATE_DECLARATION: Final = "__isolation_state__"
@@ -137,6 +139,8 @@ class ModuleAttributesCheck:
         self._reference: State = {}
         self._known = 0
         self._sweeps = 0
+        self._readers: dict[str, tuple[CodeType, ...]] = {}  # change key -> code that reads what it changed
+        self._reader_cache: dict[str, tuple[Hashable, tuple[CodeType, ...]]] = {}
 
     def start(self) -> None:
         _Writes.active, _Writes.count, _Writes.external = True, 0, {}
@@ -144,6 +148,7 @@ class ModuleAttributesCheck:
 
     def stop(self) -> None:
         _Writes.active = False
+        CODE_WATCH.stop()
         for module in self._modules.values():
             if type(module) is _WatchedModule:
                 module.__class__ = ModuleType  # type: ignore[assignment]
@@ -174,13 +179,44 @@ class ModuleAttributesCheck:
 
     def diff(self, baseline: State, current: State) -> list[Change]:
         changes: list[Change] = []
+        readers: dict[str, tuple[CodeType, ...]] = {}
         for name, now in current.items():
             reference = self._reference.get(name)
             if reference is not None:
-                changes += self._global_changes(name, reference, now)
-                changes += _class_changes(name, reference, now)
-                changes += _container_changes(name, reference, now)
+                found = self._global_changes(name, reference, now)
+                found += _class_changes(name, reference, now)
+                found += _container_changes(name, reference, now)
+                readers.update((change.key, self._readers_of(name, now, change)) for change in found)
+                changes += found
+        self._readers = readers
         return changes
+
+    def test_started(self) -> None:
+        """Watch, while this test runs, the code that reads the state changed so far (Python 3.12+)."""
+        CODE_WATCH.clear()
+        CODE_WATCH.watch(code for codes in self._readers.values() for code in codes)
+
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test ran code that reads the changed state, or the replacement itself."""
+        ran = [code for code in self._readers.get(change.key, ()) if code in CODE_WATCH.ran]
+        if not ran:
+            return None
+        code = ran[0]
+        where = f"{origin.relative_path(code.co_filename)}:{code.co_firstlineno} in {code.co_qualname}"
+        return f"it ran {where}, which reads {change.subjects[0]}"
+
+    def _readers_of(self, module: str, now: _ModuleState, change: Change) -> tuple[CodeType, ...]:
+        """The code of `module` that names the changed attribute, and the replacement's own code."""
+        cached = self._reader_cache.get(change.key)
+        if cached is not None and cached[0] == change.token:
+            return cached[1]
+        attribute = change.details["target"].rpartition(".")[2]
+        codes = [code for code in _codes_of(now, vars(self._modules[module])) if attribute in code_names(code)]
+        replacement = _function_of(_value_of(now, change.details["target"][len(module) + 1 :]))
+        if replacement is not None:
+            codes.append(replacement.__code__)
+        self._reader_cache[change.key] = (change.token, tuple(codes))
+        return tuple(codes)
 
     def _refresh(self) -> None:
         """Watch first-party modules imported since the last look (hook their writes, list their classes)."""
@@ -220,10 +256,35 @@ class ModuleAttributesCheck:
             if stack is None or _quiet(name, now.ignored) or _is_submodule(module, name, after):
                 continue  # set by the module's own code, declared, or bound by the import system
             target = f"{module}.{name}"
-            changes.append(
-                _change(target, before, after, ADVICE_GLOBAL.format(target=target), origin.user_frames_of(stack))
-            )
+            frames = origin.user_frames_of(stack)
+            changes.append(_change(target, before, after, ADVICE_GLOBAL.format(target=target), frames, (name,)))
         return changes
+
+
+def _codes_of(state: _ModuleState, namespace: dict[str, Any]) -> list[CodeType]:
+    """The code of a module's own functions and of its classes' methods and properties (not imported ones)."""
+    values = [
+        *state.globals.values(),
+        *(value for attributes in state.classes.values() for value in attributes.values()),
+    ]
+    functions = (_function_of(value) for value in values)
+    return [function.__code__ for function in functions if function is not None and function.__globals__ is namespace]
+
+
+def _function_of(value: Any) -> FunctionType | None:
+    kind = type(value)
+    if kind in (staticmethod, classmethod):
+        value = value.__func__
+    elif kind is property:
+        value = value.fget
+    return value if type(value) is FunctionType else None
+
+
+def _value_of(state: _ModuleState, path: str) -> Any:
+    """A module global (``name``) or class attribute (``Class.name``) as captured in `state`."""
+    owner, _, name = path.rpartition(".")
+    namespace = state.classes.get(owner, {}) if owner else state.globals
+    return namespace.get(name)
 
 
 def _roots() -> tuple[str, ...]:
@@ -302,7 +363,10 @@ def _class_changes(module: str, reference: _ModuleState, now: _ModuleState) -> l
             if _set_by_the_class(cls, name) or _inherited(cls, name) in (before, after):
                 continue  # the class's own code wrote it, or it is back to what the class inherits
             advice = ADVICE_CLASS.format(owner=qualname, name=name)
-            changes.append(_change(f"{module}.{qualname}.{name}", before, after, advice, _defined_at(after)))
+            subject = f"{qualname.rpartition('.')[2]}.{name}"
+            changes.append(
+                _change(f"{module}.{qualname}.{name}", before, after, advice, _defined_at(after), (subject,))
+            )
     return changes
 
 
@@ -324,6 +388,7 @@ def _container_changes(module: str, reference: _ModuleState, now: _ModuleState) 
                     after=_short(contents),
                     advice=ADVICE_CONTAINER.format(module=module),
                     details={"change": "contents", "target": target, "difference": difference},
+                    subjects=(name,),
                 )
             )
     return changes
@@ -432,7 +497,9 @@ def _is_submodule(package: str, name: str, value: Any) -> bool:
     return issubclass(type(value), ModuleType) and vars(value).get("__name__") == f"{package}.{name}"
 
 
-def _change(target: str, before: Any, after: Any, advice: str, frames: tuple[origin.Frame, ...]) -> Change:
+def _change(
+    target: str, before: Any, after: Any, advice: str, frames: tuple[origin.Frame, ...], subjects: tuple[str, ...]
+) -> Change:
     kind = "added" if before is _ABSENT else "deleted" if after is _ABSENT else "replaced"
     defined = _defined_at(after)
     return Change(
@@ -444,6 +511,7 @@ def _change(target: str, before: Any, after: Any, advice: str, frames: tuple[ori
         advice=advice,
         details={"change": kind, "target": target, "defined_at": str(defined[0]) if defined else None},
         origin=frames,
+        subjects=subjects,
     )
 
 

@@ -117,6 +117,7 @@ class ModuleIdentityCheck:
             advice=ADVICE_REPLACED,
             details={"change": "replaced", "module": name, "before_file": _file(before), "after_file": _file(after)},
             origin=self._imported_at(name),
+            subjects=(name.rpartition(".")[2],),
         )
 
     def _removed(self, name: str, before: object) -> Change:
@@ -128,6 +129,7 @@ class ModuleIdentityCheck:
             after=None,
             advice=ADVICE_REMOVED,
             details={"change": "removed", "module": name, "before_file": _file(before)},
+            subjects=(name.rpartition(".")[2],),
         )
 
     def _desync(self, name: str, entry: object, attribute: object) -> Change:
@@ -139,6 +141,7 @@ class ModuleIdentityCheck:
             before=f"sys.modules[{name!r}]: {_describe(entry)}",
             after=f"{package}.{child}: {_describe(attribute)}",
             advice=ADVICE_DESYNC,
+            subjects=(child,),
             details={
                 "change": "desynced",
                 "module": name,

@@ -22,6 +22,7 @@ that was garbage collected (Django no longer calls it).
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -45,6 +46,7 @@ _DJANGO_DIR: Final = os.path.join(os.path.dirname(django.__file__ or ""), "")
 # Signal plumbing (@receiver, ModelSignal.connect): the code that called it is the connecting code.
 _PLUMBING: Final = (os.path.join(_DJANGO_DIR, "dispatch", ""), os.path.join(_DJANGO_DIR, "db", "models", "signals.py"))
 _OWN_PACKAGE: Final = "django_isolation."
+SENDS: Final = tuple(name for name in ("send", "send_robust", "asend", "asend_robust") if hasattr(Signal, name))
 ADVICE_CONNECTED: Final = (
     "disconnect the receiver when the test ends: self.addCleanup({signal}.disconnect, receiver, ...) "
     "or in tearDown; or connect it at module level / in AppConfig.ready() if it should always run"
@@ -96,6 +98,8 @@ class SignalsCheck:
         self._names: weakref.WeakKeyDictionary[Signal, str] = weakref.WeakKeyDictionary()
         self._originals: tuple[_Connect, _Disconnect] | None = None
         self._hooks: tuple[_Connect, _Disconnect] | None = None
+        self._sent: set[int] = set()  # ids of the signals the running test sent
+        self._send_originals: dict[str, Callable[..., Any]] = {}
 
     def start(self) -> None:
         # Every Signal alive, found in C: type(), not isinstance(), which reads __class__ and so
@@ -108,6 +112,9 @@ class SignalsCheck:
         self._originals = (Signal.connect, Signal.disconnect)
         self._hooks = (self._connect(Signal.connect), self._disconnect(Signal.disconnect))
         Signal.connect, Signal.disconnect = self._hooks
+        for name in SENDS:
+            original = self._send_originals[name] = Signal.__dict__[name]
+            setattr(Signal, name, self._sending(original))
 
     def stop(self) -> None:
         # Put Django's methods back only if nobody wrapped ours in the meantime.
@@ -117,7 +124,30 @@ class SignalsCheck:
             Signal.connect = self._originals[0]
         if Signal.__dict__["disconnect"] is self._hooks[1]:
             Signal.disconnect = self._originals[1]
+        for name, original in self._send_originals.items():
+            if getattr(Signal.__dict__[name], "__wrapped__", None) is original:
+                setattr(Signal, name, original)
+        self._send_originals.clear()
         self._originals = self._hooks = None
+
+    def test_started(self) -> None:
+        self._sent.clear()
+
+    def touched(self, change: Change) -> str | None:
+        """Evidence that the running test sent the signal of the leaked (or missing) receiver."""
+        signal = change.details["signal"]
+        sent = (self._signals.get(number) for number in self._sent)
+        if any(self._signal_name(s) == signal for s in sent if s is not None):
+            return f"it sent {signal}"
+        return None
+
+    def _sending(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def send(signal: Signal, *args: Any, **kwargs: Any) -> Any:
+            self._sent.add(id(signal))
+            return original(signal, *args, **kwargs)
+
+        return send
 
     def fingerprint(self, sweep: bool) -> Hashable:
         if not sweep:
@@ -179,6 +209,7 @@ class SignalsCheck:
             after=receiver,
             advice=ADVICE_CONNECTED.format(signal=signal.rpartition(".")[2]),
             details=_details("connected", signal, receiver, sender, entry.lookup_key),
+            subjects=(signal.rpartition(".")[2], receiver.rpartition(".")[2]),
             origin=origin.user_frames_of(connection.stack) if connection else (),
         )
 
@@ -194,6 +225,7 @@ class SignalsCheck:
             after=None,
             advice=ADVICE_DISCONNECTED.format(signal=signal.rpartition(".")[2]),
             details=_details("disconnected", signal, receiver, sender, entry.lookup_key),
+            subjects=(signal.rpartition(".")[2], receiver.rpartition(".")[2]),
         )
 
     def _signal_name(self, signal: Signal) -> str:

@@ -24,6 +24,8 @@ from django_isolation import origin
 from django_isolation.checks import Change, register
 
 # (library, module that holds the stack, its stack attributes, module and class whose start() is wrapped)
+CLOCK_READERS: Final = ("now", "today", "utcnow", "time", "monotonic", "perf_counter", "sleep", "localtime")
+"""Names in a failing test's code that read the clock (the subjects of a freeze left running)."""
 LIBRARIES: Final = (
     ("freezegun", "freezegun.api", ("freeze_factories",), "_freeze_time"),
     ("time-machine", "time_machine", ("traveller_stack", "coordinates_stack"), "travel"),
@@ -110,6 +112,7 @@ class TimeFreezingCheck:
             after=when,
             advice=ADVICE[library],
             details={"change": "started", "library": library, "frozen_at": when, "depth": index + 1},
+            subjects=CLOCK_READERS,
             origin=origin.user_frames_of(stack) if stack else (),
         )
 

@@ -24,6 +24,16 @@ from django.utils import timezone
 from django_isolation.checks import Change, register
 from django_isolation.checks._thread_locals import version_reader
 
+ACTIVE_ZONE_READERS: Final = (
+    "get_current_timezone",
+    "get_current_timezone_name",
+    "localtime",
+    "localdate",
+    "make_aware",
+    "make_naive",
+)
+"""Names in a failing test's code that read the active time zone (the subjects of its leak)."""
+PROCESS_ZONE_READERS: Final = ("tzset", "tzname", "mktime", "strftime", "ctime", "fromtimestamp", "TZ")
 ADVICE_ACTIVE: Final = (
     "use `with timezone.override(tz):` or @timezone.override(tz) instead of timezone.activate(); "
     "or call timezone.deactivate() in tearDown / self.addCleanup(timezone.deactivate)"
@@ -86,6 +96,7 @@ def _activated(baseline: _State, current: _State) -> Change:
         after=current.active,
         advice=ADVICE_ACTIVE,
         details={"change": "activated", "timezone": current.active},
+        subjects=(*ACTIVE_ZONE_READERS, str(current.active)),
     )
 
 
@@ -109,4 +120,5 @@ def _process(baseline: _State, current: _State) -> Change:
             "tzname": list(current.tzname),
             "applied": applied,
         },
+        subjects=(*PROCESS_ZONE_READERS, str(current.tz_env)),
     )

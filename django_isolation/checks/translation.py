@@ -21,6 +21,8 @@ from django.utils.translation import trans_real
 from django_isolation.checks import Change, register
 from django_isolation.checks._thread_locals import version_reader
 
+LANGUAGE_READERS: Final = ("get_language", "gettext", "ngettext", "pgettext", "gettext_lazy", "reverse", "render")
+"""Names in a failing test's code that read the active language (the subjects of its leak)."""
 ADVICE: Final = (
     "use `with translation.override(language):` or @translation.override(language) instead of "
     "translation.activate(); or call translation.deactivate() in tearDown / self.addCleanup(translation.deactivate)"
@@ -70,6 +72,7 @@ class TranslationCheck:
                 after=repr(language),
                 advice=ADVICE,
                 details={"change": "activated" if language is not None else "deactivated_all", "language": language},
+                subjects=(*LANGUAGE_READERS, str(language)),
             )
         ]
 

@@ -31,6 +31,8 @@ from django.urls import base, resolvers
 from django_isolation.checks import Change, register
 from django_isolation.checks._thread_locals import version_reader
 
+URL_READERS: Final = ("reverse", "reverse_lazy", "resolve", "get_resolver", "get_urlconf", "client", "urlpatterns")
+"""Names in a failing test's code that resolve URLs (the subjects of a URLconf leak)."""
 ADVICE_OVERRIDE: Final = (
     "call set_urlconf(None) in tearDown / self.addCleanup(set_urlconf, None), or use "
     "@override_settings(ROOT_URLCONF=...) (or the `urls` attribute of SimpleTestCase / @pytest.mark.urls)"
@@ -116,6 +118,7 @@ def _override_left(baseline: _State, current: _State) -> Change:
         after=current.override,
         advice=ADVICE_OVERRIDE,
         details={"change": "override_left_set", "urlconf": current.override},
+        subjects=(*URL_READERS, str(current.override)),
     )
 
 
@@ -128,4 +131,5 @@ def _stale(reason: str) -> Change:
         after=reason,
         advice=ADVICE_STALE,
         details={"change": "stale_resolver_cache", "reason": reason},
+        subjects=URL_READERS,
     )
