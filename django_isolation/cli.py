@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -99,7 +100,11 @@ def _show(path: str) -> int:
     if data.get("schema") != SCHEMA:
         print(f"django-isolation: {path} is not a {SCHEMA} report", file=sys.stderr)
         return 2
-    print(render_text(data))
+    try:
+        print(render_text(data))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `show report.json | head`: the reader left; say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if data["findings"] else 0
 
 

@@ -145,6 +145,8 @@ class Report:
     allowed: list[Allowed] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
     """Tests that failed while leaks were live, near none of them: no watched state explains their failure."""
+    unused_allow: list[str] = field(default_factory=list)
+    """The run's allow patterns (``--isolation-allow``) that matched no leak."""
 
 
 @dataclass
@@ -302,6 +304,7 @@ class Engine:
                     self._judge(live.owner)
         for watched in self._watched:
             self._stop(watched.check)
+        used = {allowed.pattern for allowed in self._allowed}
         return Report(
             runner=self._runner,
             checks=self.check_names,
@@ -314,6 +317,7 @@ class Engine:
             check_errors=list(self._errors),
             allowed=list(self._allowed),
             unexplained=list(self._unexplained),
+            unused_allow=[pattern for pattern in self._allow if pattern not in used],
         )
 
     def _observe(self, watched: _Watched, owner: Scope, sweep: bool) -> None:

@@ -50,6 +50,13 @@ class IsolationPlugin:
     def pytest_report_header(self) -> str:
         return header(self.settings, self.engine.check_names)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Under ``-q`` pytest prints no report header: say which checks are on all the same."""
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and session.config.option.verbose < 0 and not session.config.option.no_header:
+            terminal.write_line(header(self.settings, self.engine.check_names))
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Generator[None, object, object]:
         self.engine.start()

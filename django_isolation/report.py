@@ -30,6 +30,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "findings": [_finding_json(f) for f in report.findings],
         "victims": [_victim_json(v) for v in report.victims],
         "unexplained": report.unexplained,
+        "unused_allow": report.unused_allow,
         "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],
         "allowed": [{"test": a.test, "check": a.check, "summary": a.summary, "pattern": a.pattern} for a in report.allowed],
     }
@@ -78,6 +79,9 @@ def render_text(data: dict[str, Any]) -> str:
     if allowed:
         lines += ["", f"{len(allowed)} leak(s) allowed on purpose:"]
         lines += [f"  {a['test']} [{a['check']}] {a['summary']} (allowed by {a['pattern']!r})" for a in allowed]
+    unused = data.get("unused_allow", [])
+    if unused:
+        lines += ["", f"--isolation-allow pattern(s) that matched nothing: {', '.join(unused)}"]
     return "\n".join(lines)
 
 

@@ -87,3 +87,11 @@ def test_the_pytest_mark_allows_on_a_module(scenario: Scenario) -> None:
     assert run.returncode == 0, run.output
     assert run.findings == []
     assert run.report is not None and [a["pattern"] for a in run.report["allowed"]] == ["apps_registry"]
+
+
+def test_run_patterns_that_matched_nothing_are_listed_at_the_end(scenario: Scenario) -> None:
+    scenario.write("test_setters.py", STATE_SETTERS)
+    run = scenario.run("--isolation-allow", "apps_registry:shop.voucher,environ:CI_*", checks="apps_registry")
+    assert run.returncode == 0, run.output
+    assert run.report["unused_allow"] == ["environ:CI_*"]  # type: ignore[index]
+    assert "--isolation-allow pattern(s) that matched nothing: environ:CI_*" in run.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,3 +88,21 @@ def test_cli_show_exits_0_on_a_clean_report_and_2_on_a_foreign_file(tmp_path: Pa
     foreign = run([sys.executable, "-m", "django_isolation.cli", "show", str(tmp_path / "other.json")], REPO)
     assert foreign.returncode == 2
     assert "is not a django-isolation/report/1 report" in foreign.output
+
+
+def test_the_header_shows_under_pytest_quiet() -> None:
+    result = run_pytest(REPO, "-q", "--isolation-check", "testproject/demo/clean")
+    assert result.returncode == 0, result.output
+    assert result.output.startswith("django-isolation: checks "), result.output
+
+
+def test_cli_show_piped_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    manage_test(REPO, "--isolation-report", str(report), "testproject.demo.polluted")
+    data = json.loads(report.read_text())
+    data["findings"] *= 2000  # far more than a pipe holds: head leaves while show still writes
+    report.write_text(json.dumps(data))
+    command = f"{shlex.quote(sys.executable)} -m django_isolation.cli show {shlex.quote(str(report))} | head -1"
+    done = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.startswith("1 polluter(s)"), done.stdout
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

@@ -100,6 +100,11 @@ def test_djust_desync_is_caught_with_the_reimport_and_its_victim(scenario: Scena
         "scenario.djustlike.checks and sys.modules['scenario.djustlike.checks'] are different module objects"
     )
     assert "scenario/djustlike/checks.py" in finding["details"]["package_attribute"]
+    # Named by serial, not address: the first object under the name, and the re-imported one.
+    assert {finding["details"]["package_attribute"], finding["details"]["sys_modules_entry"]} == {
+        "module #1 from scenario/djustlike/checks.py",
+        "module #2 from scenario/djustlike/checks.py",
+    }
     reimport = {
         "file": "scenario/test_a_watchdog.py",
         "line": line_of(polluter, "reimport"),
@@ -197,3 +202,31 @@ def test_replaced_and_removed_entries_are_caught(scenario: Scenario) -> None:
     assert replaced["summary"] == "sys.modules['scenario.djustlike.checks'] replaced by another module object"
     assert replaced["origin"][0]["line"] == line_of(REPLACED, "reimport")
     assert found[("test_removes", "removed")]["details"]["module"] == "scenario.djustlike"
+
+
+UNLOAD_LOOP = """
+    import sys
+    from unittest import TestCase
+
+    import scenario.plugins.alpha
+    import scenario.plugins.beta
+
+
+    class UnloadTests(TestCase):
+        def test_unloads_the_plugins(self):
+            for name in [n for n in sys.modules if n.startswith("scenario.plugins")]:
+                del sys.modules[name]
+"""
+
+
+def test_a_del_sys_modules_loop_is_one_finding_listing_the_modules(scenario: Scenario) -> None:
+    for name in ("plugins/__init__.py", "plugins/alpha.py", "plugins/beta.py"):
+        scenario.write(name, "")
+    scenario.write("test_unload.py", UNLOAD_LOOP)
+    run = scenario.run(checks="module_identity")
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["summary"] == (
+        "3 modules of scenario removed from sys.modules: scenario.plugins, scenario.plugins.alpha, scenario.plugins.beta"
+    )
+    assert finding["details"]["modules"] == ["scenario.plugins", "scenario.plugins.alpha", "scenario.plugins.beta"]

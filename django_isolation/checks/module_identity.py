@@ -8,11 +8,19 @@ the code under test no longer uses (djust #1741). Re-imports are seen by a
 finder at the front of ``sys.meta_path`` that only counts and records the
 stack of imports of names already imported once; it never finds anything
 itself. First imports are normal and never reported.
+
+Module objects are named by a serial per name (``#1`` the first object seen
+under the name, ``#2`` the next), not by their address, which the process
+reuses. Entries removed together from one top-level package (a
+``del sys.modules[...]`` loop) are one finding listing them. Namespaces are
+read with ``vars()``: a package's ``__getattr__`` never runs.
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
+from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,6 +29,7 @@ from typing import Any, Final
 from django_isolation import origin
 from django_isolation.checks import Change, register
 
+MAX_NAMES_SHOWN: Final = 10
 ADVICE_REPLACED: Final = (
     "a test that re-imports a module must restore sys.modules and the parent package attribute together, "
     "e.g. with monkeypatch.setitem(sys.modules, name, module) and monkeypatch.setattr(package, child, module), "
@@ -72,6 +81,8 @@ class ModuleIdentityCheck:
         self._spy = _ReimportSpy()
         self._reference: dict[str, object] = {}  # the first object seen under each name
         self._sweeps = 0
+        self._serials: weakref.WeakKeyDictionary[ModuleType, int] = weakref.WeakKeyDictionary()
+        self._objects_seen: dict[str, int] = {}
 
     def start(self) -> None:
         self._spy.known.update(sys.modules)
@@ -95,12 +106,15 @@ class ModuleIdentityCheck:
 
     def diff(self, baseline: Modules, current: Modules) -> list[Change]:
         changes: list[Change] = []
+        removed: dict[str, list[str]] = defaultdict(list)
         for name, before in self._reference.items():
             after = current.entries.get(name)
             if after is None and name not in current.entries:
-                changes.append(self._removed(name, before))
+                removed[name.partition(".")[0]].append(name)
             elif after is not before:
                 changes.append(self._replaced(name, before, after))
+        for package, names in removed.items():
+            changes.append(self._removed(names[0]) if len(names) == 1 else self._removed_together(package, names))
         for name, (entry, attribute) in current.desynced.items():
             was = baseline.desynced.get(name)
             if was is None or was[0] is not entry or was[1] is not attribute:
@@ -112,24 +126,40 @@ class ModuleIdentityCheck:
             key=f"sys.modules[{name!r}]",
             token=id(after),
             summary=f"sys.modules[{name!r}] replaced by another module object",
-            before=_describe(before),
-            after=_describe(after),
+            before=self._describe(name, before),
+            after=self._describe(name, after),
             advice=ADVICE_REPLACED,
             details={"change": "replaced", "module": name, "before_file": _file(before), "after_file": _file(after)},
             origin=self._imported_at(name),
             subjects=(name.rpartition(".")[2],),
         )
 
-    def _removed(self, name: str, before: object) -> Change:
+    def _removed(self, name: str) -> Change:
+        before = self._reference[name]
         return Change(
             key=f"sys.modules[{name!r}]",
             token=None,
             summary=f"sys.modules[{name!r}] removed: the next import runs the module again",
-            before=_describe(before),
+            before=self._describe(name, before),
             after=None,
             advice=ADVICE_REMOVED,
             details={"change": "removed", "module": name, "before_file": _file(before)},
             subjects=(name.rpartition(".")[2],),
+        )
+
+    def _removed_together(self, package: str, names: list[str]) -> Change:
+        shown = ", ".join(names[:MAX_NAMES_SHOWN]) + (
+            f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
+        )
+        return Change(
+            key=f"sys.modules[{package!r}...] removed",
+            token=tuple(names),
+            summary=f"{len(names)} modules of {package} removed from sys.modules: {shown}",
+            before=", ".join(names),
+            after=None,
+            advice=ADVICE_REMOVED,
+            details={"change": "removed", "module": package, "modules": names},
+            subjects=tuple(dict.fromkeys(name.rpartition(".")[2] for name in names)),
         )
 
     def _desync(self, name: str, entry: object, attribute: object) -> Change:
@@ -138,15 +168,15 @@ class ModuleIdentityCheck:
             key=f"{name} (package attribute)",
             token=(id(entry), id(attribute)),
             summary=f"{package}.{child} and sys.modules[{name!r}] are different module objects",
-            before=f"sys.modules[{name!r}]: {_describe(entry)}",
-            after=f"{package}.{child}: {_describe(attribute)}",
+            before=f"sys.modules[{name!r}]: {self._describe(name, entry)}",
+            after=f"{package}.{child}: {self._describe(name, attribute)}",
             advice=ADVICE_DESYNC,
             subjects=(child,),
             details={
                 "change": "desynced",
                 "module": name,
-                "sys_modules_entry": _describe(entry),
-                "package_attribute": _describe(attribute),
+                "sys_modules_entry": self._describe(name, entry),
+                "package_attribute": self._describe(name, attribute),
                 "imported_at": [str(frame) for frame in self._imported_at(name)],
             },
             origin=self._imported_at(name),
@@ -157,6 +187,17 @@ class ModuleIdentityCheck:
         stack = self._spy.stacks.get(name)
         return origin.user_frames_of(stack) if stack else ()
 
+    def _describe(self, name: str, module: Any) -> str:
+        """``module #2 from path``: the how-many-th object seen under `name` (addresses are reused)."""
+        where = _file(module)
+        suffix = f" from {where}" if where else ""
+        if not issubclass(type(module), ModuleType):
+            return f"{type(module).__name__}{suffix}"
+        serial = 1 if module is self._reference.get(name) else self._serials.get(module)
+        if serial is None:
+            serial = self._serials[module] = self._objects_seen[name] = self._objects_seen.get(name, 1) + 1
+        return f"module #{serial}{suffix}"
+
 
 def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]:
     found: dict[str, tuple[object, object]] = {}
@@ -164,18 +205,21 @@ def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]
         package_name, dot, child = name.rpartition(".")
         if not dot or module is None:
             continue
-        attribute = getattr(entries.get(package_name), child, None)
-        if isinstance(attribute, ModuleType) and attribute is not module and attribute.__name__ == name:
+        attribute = _namespace(entries.get(package_name)).get(child)  # not getattr: a package's __getattr__
+        if (
+            issubclass(type(attribute), ModuleType)
+            and attribute is not module
+            and _namespace(attribute).get("__name__") == name
+        ):
             found[name] = (module, attribute)
     return found
 
 
+def _namespace(value: object) -> dict[str, Any]:
+    namespace = vars(value) if issubclass(type(value), ModuleType) else None
+    return namespace if isinstance(namespace, dict) else {}
+
+
 def _file(module: object) -> str | None:
-    path = getattr(module, "__file__", None)
+    path = _namespace(module).get("__file__")
     return origin.relative_path(path) if isinstance(path, str) else None
-
-
-def _describe(module: Any) -> str:
-    where = _file(module)
-    kind = "module" if isinstance(module, ModuleType) else type(module).__name__
-    return f"{kind} at 0x{id(module):x}" + (f" from {where}" if where else "")
