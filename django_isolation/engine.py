@@ -221,23 +221,42 @@ class Engine:
         return self._judge(scope)
 
     def _judge(self, scope: Scope) -> list[Finding]:
+        """Make findings of what `scope` left; changes of one cause (``Change.cause``) are one finding."""
+        judged = [
+            live
+            for watched in self._watched
+            for live in watched.live.values()
+            if live.owner == scope and live.finding is None and not live.silent
+        ]
         new: list[Finding] = []
-        for watched in self._watched:
-            for live in watched.live.values():
-                if live.owner != scope or live.finding is not None or live.silent:
-                    continue
-                if scope.framework:
-                    live.silent = True
-                    continue
-                pattern = allow.matching((*scope.allow, *self._allow), live.check, live.change.key)
-                if pattern is not None:
-                    live.silent = True
-                    self._allowed.append(Allowed(scope.id, live.check, live.change.summary, pattern))
-                    continue
-                live.finding = len(self._findings)
-                self._findings.append(_finding(live))
-                new.append(self._findings[-1])
+        by_cause: dict[str, int] = {}
+        for live in sorted(judged, key=_explains_its_cause, reverse=True):
+            if scope.framework:
+                live.silent = True
+                continue
+            pattern = allow.matching((*scope.allow, *self._allow), live.check, live.change.key)
+            if pattern is not None:
+                live.silent = True
+                self._allowed.append(Allowed(scope.id, live.check, live.change.summary, pattern))
+                continue
+            cause = live.change.cause
+            if cause is not None and cause in by_cause:
+                live.finding = by_cause[cause]
+                self._also_seen(live)
+                continue
+            live.finding = len(self._findings)
+            self._findings.append(_finding(live))
+            new.append(self._findings[-1])
+            if cause is not None:
+                by_cause[cause] = live.finding
         return new
+
+    def _also_seen(self, live: _Live) -> None:
+        """Add `live` to the finding of its cause, as another view of the same leak."""
+        assert live.finding is not None
+        leak = self._findings[live.finding]
+        also = [*leak.details.get("same_cause", []), f"{live.check}: {live.change.summary}"]
+        self._findings[live.finding] = replace(leak, details={**leak.details, "same_cause": also})
 
     def release(self) -> None:
         """A test database is about to be destroyed: checks let go of their connections."""
@@ -270,9 +289,11 @@ class Engine:
         self._failed.append(test_id)
         failure = failure or Failure("", ())
         found: list[tuple[Evidence, Finding]] = []
+        linked: set[int] = set()
         for live in self._live_at_start:
             evidence = self._evidence(live, failure)
-            if evidence is not None and live.finding is not None:
+            if evidence is not None and live.finding is not None and live.finding not in linked:
+                linked.add(live.finding)
                 found.append((evidence, self._findings[live.finding]))
         if not found:
             if self._live_at_start:
@@ -330,7 +351,9 @@ class Engine:
             self._restored(watched.live.pop(key), owner)
         for key, change in current.items():
             live = watched.live.get(key)
-            if live is None or live.change.token != change.token:
+            if live is not None and live.owner != owner and _looks_the_same(live.change, change):
+                live.change = change  # set again to what it already showed: still the first one's doing
+            elif live is None or live.change.token != change.token:
                 replaced = None if live is None else live.replaced if live.owner == owner else (live.change, live.owner.id)
                 watched.live[key] = _Live(watched.check.name, change, owner, replaced=replaced)
 
@@ -353,6 +376,17 @@ class Engine:
     def _record_error(self, check: Check, during: str) -> None:
         error = "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
         self._errors.append(CheckError(check.name, during, error))
+
+
+def _looks_the_same(old: Change, new: Change) -> bool:
+    """A change whose before would equal its after: the state shows what another scope already left."""
+    return new.after is not None and new.after == old.after
+
+
+def _explains_its_cause(live: _Live) -> bool:
+    """Whether `live` is the change of the check its cause names (``timezone:TZ``): the one to report."""
+    cause = live.change.cause
+    return cause is not None and cause.partition(":")[0] == live.check
 
 
 def _finding(live: _Live) -> Finding:

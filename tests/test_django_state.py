@@ -194,6 +194,15 @@ TIMEZONE_CLEAN = """
 """
 
 
+def test_tz_seen_by_environ_and_timezone_is_one_finding(scenario: Scenario) -> None:
+    scenario.write("test_zone.py", TIMEZONE_LEFT)
+    run = scenario.run(checks="environ,timezone")
+    tz_setter = _ids(scenario, "test_zone", "ZoneTests", "test_b_sets_the_process_zone")[0]
+    [process] = [f for f in run.findings if f["test"] == tz_setter]
+    assert process["check"] == "timezone"
+    assert process["details"]["same_cause"] == ["environ: environment variable TZ changed from 'UTC' to 'Asia/Tokyo'"]
+
+
 def test_timezone_clean_forms_are_quiet(scenario: Scenario) -> None:
     scenario.write("test_zone.py", TIMEZONE_CLEAN)
     _quiet(scenario, "timezone", tests=4)
@@ -248,6 +257,7 @@ def test_urlconf_override_and_stale_resolver_are_caught(scenario: Scenario) -> N
 URLCONF_CLEAN = """
     import importlib
 
+    from django.conf import settings
     from django.test import SimpleTestCase, override_settings
     from django.urls import clear_url_caches, reverse, set_urlconf
 
@@ -271,13 +281,19 @@ URLCONF_CLEAN = """
             importlib.reload(urls)
             clear_url_caches()
             self.assertEqual(reverse("home"), "/home/")
+
+
+    @override_settings(ROOT_URLCONF="scenario.other_urls")
+    class OverriddenClassTests(SimpleTestCase):
+        def test_a_request_that_raised_leaves_the_class_override_set(self):
+            set_urlconf(settings.ROOT_URLCONF)  # what the handler does; a view that raised never reset it
 """
 
 
 def test_urlconf_clean_forms_are_quiet(scenario: Scenario) -> None:
     _own_settings(scenario)
     scenario.write("test_urls.py", URLCONF_CLEAN)
-    _quiet(scenario, "urlconf", tests=4, settings=SETTINGS)
+    _quiet(scenario, "urlconf", tests=5, settings=SETTINGS)
 
 
 # mock_patches

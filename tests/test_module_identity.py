@@ -230,3 +230,47 @@ def test_a_del_sys_modules_loop_is_one_finding_listing_the_modules(scenario: Sce
         "3 modules of scenario removed from sys.modules: scenario.plugins, scenario.plugins.alpha, scenario.plugins.beta"
     )
     assert finding["details"]["modules"] == ["scenario.plugins", "scenario.plugins.alpha", "scenario.plugins.beta"]
+
+
+WIDGETS = """
+    from django.db import models
+
+
+    class Widget:
+        pass
+
+
+    def render(widget):
+        return "widget"
+
+
+    class Gadget(models.Model):
+        class Meta:
+            app_label = "shop"
+"""
+
+RELOAD = """
+    import importlib
+    from unittest import TestCase
+
+    from scenario import widgets
+
+
+    class ReloadTests(TestCase):
+        def test_reloads_the_widgets(self):
+            importlib.reload(widgets)  # @reload
+"""
+
+
+def test_a_module_reload_is_one_finding(scenario: Scenario) -> None:
+    """Not one per replaced class, method and model: the reload, with what it replaced and where it ran."""
+    scenario.write("widgets.py", WIDGETS)
+    scenario.write("test_reload.py", RELOAD)
+    run = scenario.run(checks="module_identity,module_attributes,apps_registry", PYTHONWARNINGS="ignore")
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["summary"] == "module scenario.widgets reloaded: 3 classes and functions replaced, 1 model(s) re-registered"
+    assert finding["origin"][0]["line"] == line_of(RELOAD, "reload")
+    assert finding["details"]["same_cause"] == [
+        "apps_registry: model shop.Gadget replaced in the apps registry by another class"
+    ]

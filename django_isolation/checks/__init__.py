@@ -97,6 +97,9 @@ class Change:
     names a test that comes near the state would use (a setting, a table, a
     global, a cache key; ``Class.attribute``): a failure whose message or
     traceback names one is linked to the leak (:mod:`django_isolation.evidence`).
+    ``cause`` (``"<check>:<what>"``) is shared by the changes several checks
+    see of one cause (``TZ`` as an environment variable and as the process time
+    zone; a module reload): one finding, that of the check the cause names.
     """
 
     key: str
@@ -108,6 +111,7 @@ class Change:
     details: Mapping[str, Any] = field(default_factory=dict)
     origin: tuple[Frame, ...] = ()
     subjects: tuple[str, ...] = ()
+    cause: str | None = None
 
 
 ORDER_KEY: Final = "<order>"

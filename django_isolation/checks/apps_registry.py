@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import weakref
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
 from types import FrameType
@@ -63,6 +64,7 @@ class Definition:
     frames: tuple[origin.Frame, ...]
     module_level: bool
     serial: int
+    nth_of_its_name: int = 1  # 2 for the second class object defined under the same qualified name
 
 
 class ModelDefinitions:
@@ -70,6 +72,7 @@ class ModelDefinitions:
 
     def __init__(self) -> None:
         self.prepared = 0  # global model classes prepared since connect()
+        self._names: Counter[str] = Counter()
         self._definitions: weakref.WeakKeyDictionary[type, Definition] = weakref.WeakKeyDictionary()
 
     def connect(self) -> None:
@@ -96,7 +99,15 @@ class ModelDefinitions:
         self.prepared += 1
         definer = class_statement_frame(sys._getframe(1))
         module_level = definer is not None and definer.f_code.co_name == "<module>"
-        self._definitions[sender] = Definition(origin.user_frames(definer), module_level, self.prepared)
+        self._names[_qualified(sender)] += 1
+        nth = self._names[_qualified(sender)]
+        self._definitions[sender] = Definition(origin.user_frames(definer), module_level, self.prepared, nth)
+
+    def describe(self, model: type) -> str:
+        """The class's qualified name, and which object of that name it is when there were several."""
+        definition = self._definitions.get(model)
+        nth = definition.nth_of_its_name if definition else 1
+        return _qualified(model) + (f" (class object #{nth} of that name)" if nth > 1 else "")
 
 
 @register
@@ -151,7 +162,7 @@ class AppsRegistryCheck:
             token=id(model),
             summary=f"model {label}.{model.__name__} added to the apps registry of {where} {label!r}",
             before=None,
-            after=_qualified(model),
+            after=self._definitions.describe(model),
             advice=isolation_advice(label, model.__module__),
             details=_details(key, model, "added", installed),
             origin=self._definitions.frames(model),
@@ -164,7 +175,7 @@ class AppsRegistryCheck:
             key=".".join(key),
             token=None,
             summary=f"model {label}.{model.__name__} removed from the apps registry",
-            before=_qualified(model),
+            before=self._definitions.describe(model),
             after=None,
             advice=ADVICE_REMOVED,
             details=_details(key, model, "removed", label in apps.app_configs),
@@ -177,12 +188,13 @@ class AppsRegistryCheck:
             key=".".join(key),
             token=id(model),
             summary=f"model {label}.{model.__name__} replaced in the apps registry by another class",
-            before=_qualified(before),
-            after=_qualified(model),
+            before=self._definitions.describe(before),
+            after=self._definitions.describe(model),
             advice=ADVICE_REPLACED,
             details=_details(key, model, "replaced", label in apps.app_configs),
             origin=self._definitions.frames(model),
             subjects=_subjects(model),
+            cause=f"module_identity:reload:{model.__module__}" if _qualified(model) == _qualified(before) else None,
         )
 
 

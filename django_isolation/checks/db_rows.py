@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
@@ -40,6 +41,7 @@ from django_isolation.checks._database import TAP, DatabaseCheck, Reader, is_tes
 
 TableKey = tuple[str, str]
 MAX_ROWS_SHOWN: Final = 20
+MAX_NATURAL_ROWS: Final = 2000  # content types and permissions: each new one is identified (they are few)
 STACK_DEPTH: Final = 32  # from the statement to the line that made it: ~12 frames for save(), ~25 for loaddata
 SKIPPED_TABLES: Final = frozenset({"django_migrations"})
 ADVICE: Final = (
@@ -280,14 +282,20 @@ class DbRowsCheck(DatabaseCheck):
         # A capture holds only differences from this check's own baselines, taken per database when a
         # test database appears (under pytest-django, after the session started): `baseline` is empty.
         changes: list[Change] = []
+        of_leaked_models: dict[tuple[str, str], list[tuple[str, _Row]]] = defaultdict(list)
         for (alias, table), state in current.items():
             database = self._databases[alias]
-            changes += [self._new_row_change(alias, table, row) for row in state.new_rows.values()]
+            for row in state.new_rows.values():
+                if row.leaked_model:
+                    of_leaked_models[(alias, row.leaked_model)].append((table, row))
+                else:
+                    changes.append(self._new_row_change(alias, table, row))
             hidden = state.count - database.baseline_counts[table] - len(state.new_rows) + len(state.deleted)
             if hidden:
                 changes.append(self._count_change(alias, table, state, hidden))
             if state.deleted:
                 changes.append(self._deleted_change(alias, table, state))
+        changes += [_leaked_model_change(alias, model, rows) for (alias, model), rows in of_leaked_models.items()]
         return changes
 
     def test_started(self) -> None:
@@ -446,19 +454,14 @@ class DbRowsCheck(DatabaseCheck):
         return _Row(pk, _row_text(table, values), next(self._serials), frames, model)
 
     def _new_row_change(self, alias: str, table: str, row: _Row) -> Change:
-        details = {"database": alias, "table": table, "pk": _json_value(row.pk), "row": row.text}
-        summary = f"row left in {table} (database {alias!r}): {row.text}"
-        if row.leaked_model:
-            details["model"] = row.leaked_model
-            summary += f", for {row.leaked_model}, a model added to the app registry during the run"
         return Change(
             key=f"{alias}:{table}:{row.pk}",
             token=row.serial,
-            summary=summary,
+            summary=f"row left in {table} (database {alias!r}): {row.text}",
             before=None,
             after=row.text,
-            advice=ADVICE_LEAKED_MODEL.format(model=row.leaked_model) if row.leaked_model else ADVICE,
-            details=details,
+            advice=ADVICE,
+            details={"database": alias, "table": table, "pk": _json_value(row.pk), "row": row.text},
             origin=row.frames,
             subjects=(table,),
         )
@@ -488,6 +491,25 @@ class DbRowsCheck(DatabaseCheck):
             details={"database": alias, "table": table, "deleted_pks": shown, "deleted": len(state.deleted)},
             subjects=(table,),
         )
+
+
+def _leaked_model_change(alias: str, model: str, rows: list[tuple[str, _Row]]) -> Change:
+    """One finding for the content type and permissions post_migrate created for a model leaked into the registry."""
+    tables = list(dict.fromkeys(table for table, _ in rows))
+    texts = [row.text for _, row in rows]
+    return Change(
+        key=f"{alias}:rows of {model}",
+        token=tuple(sorted(row.serial for _, row in rows)),
+        summary=(
+            f"{len(rows)} row(s) for {model}, a model added to the app registry during the run, left in "
+            f"{', '.join(tables)} (database {alias!r}): post_migrate created them after a flush"
+        ),
+        before=None,
+        after="; ".join(texts[:MAX_ROWS_SHOWN]),
+        advice=ADVICE_LEAKED_MODEL.format(model=model),
+        details={"database": alias, "table": tables[0], "tables": tables, "model": model, "rows": texts},
+        subjects=(*tables, model.rpartition(".")[2]),
+    )
 
 
 def _rolled_back_by_test(connection: BaseDatabaseWrapper) -> bool:
@@ -623,7 +645,7 @@ def _rows_of(
     ids = _ids(cursor, connection, table, pk_column, natural)
     new = sorted(ids.keys() - baseline, key=str)
     deleted = tuple(sorted(baseline - ids.keys(), key=str))
-    identities = {ids[identity]: identity for identity in new[:MAX_ROWS_SHOWN]}
+    identities = {ids[identity]: identity for identity in new[: MAX_NATURAL_ROWS if natural else MAX_ROWS_SHOWN]}
     shown = list(identities)
     if not shown:
         return [], deleted

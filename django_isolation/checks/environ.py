@@ -60,6 +60,9 @@ class EnvironCheck:
         return changes
 
 
+TZ_CAUSE: Final = "timezone:TZ"
+
+
 def _change(name: str, before: str | None, after: str | None) -> Change:
     kind = "added" if before is None else "removed" if after is None else "changed"
     shown_before, shown_after = _shown(name, before), _shown(name, after)
@@ -78,6 +81,7 @@ def _change(name: str, before: str | None, after: str | None) -> Change:
         advice=ADVICE.format(name=name),
         details={"change": kind, "variable": name},
         subjects=(name,),
+        cause=TZ_CAUSE if name == "TZ" else None,  # the timezone check's process time zone, when it runs
     )
 
 

@@ -352,6 +352,8 @@ def _class_changes(module: str, reference: _ModuleState, now: _ModuleState) -> l
         if was is None or was is attributes:
             continue
         cls = now.types[qualname]
+        if cls is not reference.types.get(qualname):
+            continue  # another class object under the name: the module ran again (module_identity's reload)
         for name in was.keys() | attributes.keys():
             before, after = was.get(name, _ABSENT), attributes.get(name, _ABSENT)
             if (

@@ -18,23 +18,33 @@ read with ``vars()``: a package's ``__getattr__`` never runs.
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 import weakref
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType
+from types import FrameType, FunctionType, ModuleType
 from typing import Any, Final
+
+from django.db.models.base import ModelBase
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
 
 MAX_NAMES_SHOWN: Final = 10
+_IMPORT_MACHINERY: Final = ("<frozen importlib", os.path.dirname(importlib.__file__ or ""))
 ADVICE_REPLACED: Final = (
     "a test that re-imports a module must restore sys.modules and the parent package attribute together, "
     "e.g. with monkeypatch.setitem(sys.modules, name, module) and monkeypatch.setattr(package, child, module), "
     "or mock.patch.dict(sys.modules) as a context manager; do not importlib.import_module() a module that "
     "others already hold"
+)
+ADVICE_RELOADED: Final = (
+    "do not importlib.reload() a module in a test: objects and imports made before the reload keep the old "
+    "classes and functions (isinstance() and patches stop matching), and its models are registered again; "
+    "patch what the test needs with monkeypatch or mock.patch, or override the setting the module reads"
 )
 ADVICE_REMOVED: Final = (
     "put the entry back (monkeypatch.delitem(sys.modules, name) undoes itself; so does mock.patch.dict(sys.modules))"
@@ -60,12 +70,16 @@ class _ReimportSpy:
         self.known: set[str] = set()
         self.reimports = 0
         self.stacks: dict[str, origin.RawStack] = {}
+        self.times: dict[str, int] = {}  # name -> how often the project's code imported it again (reload)
 
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> None:
         # Called only for names missing from sys.modules: first imports, failed imports, re-imports, reload().
         if name in self.known:  # failed imports of unknown names may repeat in loops: keep them free
             self.reimports += 1
             self.stacks[name] = origin.raw_stack(sys._getframe(1))
+            # Still in sys.modules: importlib.reload(), by the project (not Django's MigrationLoader).
+            if name in sys.modules and _called_from_user_code(sys._getframe(1)):
+                self.times[name] = self.times.get(name, 0) + 1
 
     def invalidate_caches(self) -> None:
         return None
@@ -113,6 +127,8 @@ class ModuleIdentityCheck:
                 removed[name.partition(".")[0]].append(name)
             elif after is not before:
                 changes.append(self._replaced(name, before, after))
+            elif name in self._spy.times:  # the same object, run again: importlib.reload()
+                changes.append(self._reloaded(name, after))
         for package, names in removed.items():
             changes.append(self._removed(names[0]) if len(names) == 1 else self._removed_together(package, names))
         for name, (entry, attribute) in current.desynced.items():
@@ -132,6 +148,24 @@ class ModuleIdentityCheck:
             details={"change": "replaced", "module": name, "before_file": _file(before), "after_file": _file(after)},
             origin=self._imported_at(name),
             subjects=(name.rpartition(".")[2],),
+        )
+
+    def _reloaded(self, name: str, module: Any) -> Change:
+        namespace = _namespace(module)
+        defined = [value for value in list(namespace.values()) if _defined_in(value, name)]
+        models = sum(1 for value in defined if issubclass(type(value), ModelBase))
+        re_registered = f", {models} model(s) re-registered" if models else ""
+        return Change(
+            key=f"{name} (reloaded)",
+            token=self._spy.times[name],
+            summary=f"module {name} reloaded: {len(defined)} classes and functions replaced{re_registered}",
+            before=self._describe(name, module),
+            after=self._describe(name, module),
+            advice=ADVICE_RELOADED,
+            details={"change": "reloaded", "module": name, "replaced": len(defined), "models": models},
+            origin=self._imported_at(name),
+            subjects=(name.rpartition(".")[2],),
+            cause=f"module_identity:reload:{name}",
         )
 
     def _removed(self, name: str) -> Change:
@@ -213,6 +247,20 @@ def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]
         ):
             found[name] = (module, attribute)
     return found
+
+
+def _called_from_user_code(frame: FrameType | None) -> bool:
+    """Whether the first caller outside the import machinery is the project's code."""
+    while frame is not None and frame.f_code.co_filename.startswith(_IMPORT_MACHINERY):
+        frame = frame.f_back
+    return frame is not None and origin.is_user_file(frame.f_code.co_filename)
+
+
+def _defined_in(value: object, module: str) -> bool:
+    """A function or class whose definition ran in `module` (what a reload replaces)."""
+    if type(value) is FunctionType:
+        return bool(value.__module__ == module)
+    return issubclass(type(value), type) and vars(value).get("__module__") == module
 
 
 def _namespace(value: object) -> dict[str, Any]:

@@ -165,6 +165,8 @@ class SignalsCheck:
         for key, entry in current.items():
             old = before.get(key)
             connection = self._connections.get(key)
+            if entry.target() is None:
+                continue  # weakly connected and collected since the capture: Django no longer calls it
             if (old is None or not old.same(entry)) and not (connection and connection.exempt):
                 changes.append(self._connected(key, entry, connection))
         return changes
