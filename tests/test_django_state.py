@@ -3,9 +3,11 @@ media_files and db_connections. Each: a leak it catches, and the clean equivalen
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from pathlib import Path
 
-from runs import Scenario
+from runs import Scenario, run
 
 SETTINGS = "scenario.settings"
 # A settings module of the scenario's own: a ROOT_URLCONF and a MEDIA_ROOT inside the scenario's directory.
@@ -686,3 +688,40 @@ TRANSACTION_CLEAN = """
 def test_closed_transactions_are_quiet(scenario: Scenario) -> None:
     scenario.write("test_tx.py", TRANSACTION_CLEAN)
     _quiet(scenario, "db_connections", tests=4)
+
+
+CONFIGURED_IN_CONFTEST = """
+    from django.conf import settings
+
+
+    def pytest_configure(config):
+        settings.configure(  # as django-rest-framework's conftest: TIME_ZONE is Django's default, TZ is never set
+            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+            USE_TZ=True,
+        )
+"""
+
+OVERRIDDEN_ZONE = """
+    from django.test import SimpleTestCase, override_settings
+
+
+    class ZoneTests(SimpleTestCase):
+        @override_settings(TIME_ZONE="Asia/Tokyo")
+        def test_in_tokyo(self):
+            pass
+"""
+
+
+def test_tz_left_by_an_ending_time_zone_override_says_what_really_left_it(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(CONFIGURED_IN_CONFTEST))
+    (tmp_path / "test_zone.py").write_text(textwrap.dedent(OVERRIDDEN_ZONE))
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0"]
+    command += ["--isolation-checks", "timezone", "--isolation-report", str(report), "test_zone.py"]
+    done = run(command, tmp_path, report, TZ="")
+    assert done.returncode == 0, done.output
+    [finding] = done.findings
+    assert finding["details"]["tz_env"] == "America/Chicago"
+    assert finding["advice"].startswith("an override_settings(TIME_ZONE=...) ended: Django then sets TZ")
+    assert "settings.configure() does not set TZ" in finding["advice"]

@@ -448,3 +448,14 @@ def test_a_victim_is_linked_to_the_leak_whose_code_it_ran_and_to_nothing_else(sc
     )
     assert run.report["unexplained"] == [alone]  # type: ignore[index]
     assert f"FAILED {alone}: no watched state explains this failure" in run.output
+
+
+def test_a_hand_made_monkeypatch_never_undone_is_told_to_add_its_undo_as_a_cleanup(scenario: Scenario) -> None:
+    scenario.write("api_settings.py", API_SETTINGS)
+    scenario.write("relations.py", RELATIONS)
+    scenario.write("test_cutoff.py", CUTOFF_TESTS)
+    run = scenario.run(checks=CHECKS)
+    [patched] = [f for f in run.findings if f["details"]["target"] == "scenario.relations.api_settings"]
+    assert patched["advice"].startswith("a MonkeyPatch() made by hand (in setUp, a helper) is never undone: ")
+    assert "self.addCleanup(mp.undo)" in patched["advice"]
+    assert patched["origin"][0]["function"] == "test_a_settings_cutoff"

@@ -66,6 +66,10 @@ ADVICE_GLOBAL: Final = (
     "patch it so that it is undone: monkeypatch.setattr({target!r}, ...), or mock.patch({target!r}) as a decorator "
     "or context manager (a started patcher needs addCleanup(patcher.stop))"
 )
+ADVICE_MONKEYPATCH: Final = (
+    "a MonkeyPatch() made by hand (in setUp, a helper) is never undone: self.addCleanup(mp.undo) right after "
+    "making it, or the pytest monkeypatch fixture, which undoes {target} at teardown"
+)
 ADVICE_CLASS: Final = (
     "patch the class attribute so that it is undone: monkeypatch.setattr({owner}, {name!r}, ...) or "
     "mock.patch.object({owner}, {name!r}) as a decorator or context manager; a fixture that assigns it must restore "
@@ -256,9 +260,14 @@ class ModuleAttributesCheck:
             if stack is None or _quiet(name, now.ignored) or _is_submodule(module, name, after):
                 continue  # set by the module's own code, declared, or bound by the import system
             target = f"{module}.{name}"
-            frames = origin.user_frames_of(stack)
-            changes.append(_change(target, before, after, ADVICE_GLOBAL.format(target=target), frames, (name,)))
+            advice = (ADVICE_MONKEYPATCH if _by_monkeypatch(stack) else ADVICE_GLOBAL).format(target=target)
+            changes.append(_change(target, before, after, advice, origin.user_frames_of(stack), (name,)))
         return changes
+
+
+def _by_monkeypatch(stack: origin.RawStack) -> bool:
+    """Whether pytest's MonkeyPatch.setattr made the write (the fixture would have undone it)."""
+    return bool(stack) and stack[0][0].co_filename.endswith(os.path.join("_pytest", "monkeypatch.py"))
 
 
 def _codes_of(state: _ModuleState, namespace: dict[str, Any]) -> list[CodeType]:

@@ -19,6 +19,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final
 
+from django.conf import settings
 from django.utils import timezone
 
 from django_isolation.checks import Change, register
@@ -37,6 +38,12 @@ PROCESS_ZONE_READERS: Final = ("tzset", "tzname", "mktime", "strftime", "ctime",
 ADVICE_ACTIVE: Final = (
     "use `with timezone.override(tz):` or @timezone.override(tz) instead of timezone.activate(); "
     "or call timezone.deactivate() in tearDown / self.addCleanup(timezone.deactivate)"
+)
+ADVICE_RESTORED_BY_DJANGO: Final = (
+    "an override_settings(TIME_ZONE=...) ended: Django then sets TZ to the TIME_ZONE in force and calls "
+    "time.tzset(), but the run started without TZ set to it (settings.configure() does not set TZ; a settings "
+    "module does): set TZ to TIME_ZONE when the run starts (os.environ['TZ'] = TIME_ZONE; time.tzset() where "
+    "settings are configured), so that the override's end restores what the first test saw"
 )
 ADVICE_PROCESS: Final = (
     "use @override_settings(TIME_ZONE=...) (it sets TZ and calls time.tzset() and undoes both), "
@@ -100,6 +107,13 @@ def _activated(baseline: _State, current: _State) -> Change:
     )
 
 
+def _set_by_an_override_ending(baseline: _State, current: _State) -> bool:
+    """TZ is now the TIME_ZONE in force, which it was not at the start: Django's handler of an ending
+    override_settings(TIME_ZONE=...) put it there, in a process whose settings never set TZ."""
+    zone = getattr(object.__getattribute__(settings, "__dict__").get("_wrapped"), "TIME_ZONE", None)
+    return zone is not None and current.tz_env == zone and baseline.tz_env != zone
+
+
 def _process(baseline: _State, current: _State) -> Change:
     applied = current.tzname != baseline.tzname
     if current.tz_env != baseline.tz_env:
@@ -113,7 +127,7 @@ def _process(baseline: _State, current: _State) -> Change:
         summary=what,
         before=f"TZ={baseline.tz_env!r}, time.tzname={baseline.tzname!r}",
         after=f"TZ={current.tz_env!r}, time.tzname={current.tzname!r}",
-        advice=ADVICE_PROCESS,
+        advice=ADVICE_RESTORED_BY_DJANGO if _set_by_an_override_ending(baseline, current) else ADVICE_PROCESS,
         details={
             "change": "process_timezone",
             "tz_env": current.tz_env,
