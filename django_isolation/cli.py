@@ -58,8 +58,11 @@ class PytestGateFront:
         return [sys.executable, "-m", "pytest", "-p", "no:randomly", "--isolation-tags-as-markers", "-m", self.marker]
 
 
+DESCRIPTION = "Find the Django tests that leave shared state behind: show a saved report, run the pre-merge gate."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="django-isolation", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="django-isolation", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the summary of a JSON report; exit 1 if it holds leaks")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -106,3 +107,18 @@ def test_cli_show_piped_into_head_ends_without_a_traceback(tmp_path: Path) -> No
     done = subprocess.run(command, shell=True, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.startswith("1 polluter(s)"), done.stdout
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+
+
+def test_help_texts_are_plain_text() -> None:
+    """No reST markup (``literal``, :role:) in what --help prints, on the CLI and both fronts."""
+    helps = [
+        run([sys.executable, "-m", "django_isolation.cli", "--help"], REPO),
+        run([sys.executable, "-m", "django_isolation.cli", "gate", "--help"], REPO),
+        manage_test(REPO, "--help"),
+        run_pytest(REPO, "--help"),
+    ]
+    for shown in helps:
+        assert shown.returncode == 0, shown.output
+        isolation = [line for line in shown.output.splitlines() if "isolation" in line.lower()]
+        assert isolation, shown.output
+        assert not [line for line in isolation if "``" in line or re.search(r":\w+:`", line)], isolation
