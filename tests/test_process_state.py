@@ -178,6 +178,41 @@ def test_sys_path_restored_is_quiet(scenario: Scenario) -> None:
     assert run.findings == []
 
 
+SELF_PLACING_LIBRARY = """
+    import os
+    import sys
+
+    sys.path.append(os.path.join(os.path.dirname(__file__), "vendored"))  # its own directory, on first import
+"""
+
+FIRST_USE = """
+    import sys
+
+    from django.test import SimpleTestCase
+
+
+    class PathTests(SimpleTestCase):
+        def test_a_first_import_of_a_library_that_adds_its_own_path(self):
+            import scenario.selfplacing.loader  # noqa: F401
+
+        def test_b_adds_a_path_for_its_fixtures(self):
+            sys.path.insert(0, "/scenario/fixtures")
+"""
+
+
+def test_a_path_added_with_the_first_import_of_a_module_under_it_is_quiet_and_a_tests_own_is_caught(
+    scenario: Scenario,
+) -> None:
+    scenario.write("selfplacing/__init__.py", "")
+    scenario.write("selfplacing/vendored/__init__.py", "")
+    scenario.write("selfplacing/loader.py", SELF_PLACING_LIBRARY)
+    scenario.write("test_first_use.py", FIRST_USE)
+    run = scenario.run(checks="sys_path")
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["test"] == scenario.test_id("test_first_use", "PathTests", "test_b_adds_a_path_for_its_fixtures")
+
+
 IMPORT_HOOKS = """
     import importlib
     import sys
