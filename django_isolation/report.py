@@ -126,6 +126,7 @@ def _finding_lines(finding: dict[str, Any]) -> list[str]:
     for number, frame in enumerate(finding["origin"]):
         label = "created at" if number == 0 else "    called from"
         lines.append(f"      {label} {frame['file']}:{frame['line']} in {frame['function']}")
+    lines += [f"      same cause: {also}" for also in details.get("same_cause", [])]
     if details.get("cleaned_by"):
         lines.append(f"      cleaned later by {details['cleaned_by']}")
     lines.append(f"      advice: {finding['advice']}")

@@ -63,15 +63,12 @@ def test_override_enabled_and_never_disabled_is_caught(scenario: Scenario) -> No
     scenario.write("test_left.py", OVERRIDE_LEFT_ENABLED)
     run = scenario.run(checks=CHECKS)
     assert run.returncode == 0, run.output
-    by_key = {f["details"]["change"]: f for f in run.findings}
-    assert set(by_key) == {"override_left_enabled", "added"}
-    assert {f["test"] for f in run.findings} == {
-        scenario.test_id("test_left", "LeftEnabledTests", "test_enables_an_override")
-    }
-    assert by_key["added"]["details"]["setting"] == "PAGE_SIZE"
-    for finding in run.findings:
-        assert finding["origin"][0]["line"] == 8, finding
-    assert "disable()" in by_key["override_left_enabled"]["advice"]
+    [finding] = run.findings  # one cause: the override, with the setting it holds
+    assert finding["details"]["change"] == "override_left_enabled"
+    assert finding["test"] == scenario.test_id("test_left", "LeftEnabledTests", "test_enables_an_override")
+    assert finding["details"]["same_cause"] == ["django_settings: setting PAGE_SIZE added to 5"]
+    assert finding["origin"][0]["line"] == 8, finding
+    assert "disable()" in finding["advice"]
 
 
 CLEAN_FORMS = """
@@ -218,3 +215,32 @@ def test_a_projects_session_fixture_writing_a_setting_is_still_reported(tmp_path
     [finding] = run.findings
     assert finding["summary"].startswith("setting FEATURE")
     assert (finding["details"]["scope"], finding["details"]["fixture"]) == ("session", "feature_flags")
+
+
+MIXED = """
+    from django.test import override_settings
+
+
+    @override_settings(FEATURE_A=True)
+    def test_mixes_the_decorator_and_the_fixture(settings):
+        settings.FEATURE_B = True
+
+
+    def test_feature_a_is_off():
+        from django.conf import settings
+
+        assert not hasattr(settings, "FEATURE_A")
+"""
+
+
+def test_override_settings_mixed_with_the_settings_fixture_is_one_finding_that_says_so(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_mixed.py", MIXED)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 1, run.output  # the override stays enabled: the next test sees FEATURE_A
+    [finding] = run.findings
+    assert finding["details"]["change"] == "override_left_enabled"
+    assert finding["advice"].startswith("override_settings (a decorator or context manager) and pytest-django's")
+    assert finding["details"]["same_cause"] == ["django_settings: setting FEATURE_A added to True"]
+    assert "same cause: django_settings: setting FEATURE_A added to True" in run.output
+    assert run.victims == {scenario.test_id("test_mixed", "test_feature_a_is_off"): [finding["test"]]}

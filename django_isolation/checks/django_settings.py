@@ -17,9 +17,10 @@ every value are compared. In-place mutation of a mutable setting
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FunctionType
 from typing import Any, Final
 
@@ -40,6 +41,13 @@ ADVICE_OVERRIDE: Final = (
     "override_settings(...).enable() needs a matching disable(): call it in tearDown or "
     "self.addCleanup(override.disable), or use override_settings as a decorator or context manager"
 )
+ADVICE_MIXED: Final = (
+    "override_settings (a decorator or context manager) and pytest-django's settings fixture were mixed in one "
+    "test: their teardowns ran out of order (the override ended before the fixture undid its own changes, and "
+    "the fixture then put back the override's settings), which left them enabled; use one of the two per test"
+)
+OVERRIDE_CAUSE: Final = "django_settings:override_left_enabled"
+_SETTINGS_FIXTURE_FILE: Final = os.path.join("pytest_django", "fixtures.py")
 _MISSING: Final = object()
 _Setter = Callable[[LazySettings, str, Any], None]
 _Deleter = Callable[[LazySettings, str], None]
@@ -95,13 +103,15 @@ class DjangoSettingsCheck:
 
     def diff(self, baseline: _Snapshot, current: _Snapshot) -> list[Change]:
         changes = []
-        if current.wrapped is not baseline.wrapped:
+        override_left = current.wrapped is not baseline.wrapped
+        if override_left:
             changes.append(self._override_left(current.wrapped))
         for name in sorted(baseline.values.keys() | current.values.keys()):
             before = baseline.values.get(name, _MISSING)
             after = current.values.get(name, _MISSING)
             if not _same(before, after):
-                changes.append(self._changed(name, before, after, current.wrapped))
+                changed = self._changed(name, before, after, current.wrapped)
+                changes.append(replace(changed, cause=OVERRIDE_CAUSE) if override_left else changed)
         return changes
 
     def _setter(self, original: _Setter) -> _Setter:
@@ -139,9 +149,10 @@ class DjangoSettingsCheck:
             summary="override_settings enabled and never disabled: settings are still the override's",
             before="the project's settings",
             after=type(wrapped).__name__,
-            advice=ADVICE_OVERRIDE,
+            advice=ADVICE_MIXED if _by_the_settings_fixture(self._writes.get((0, WRAPPED))) else ADVICE_OVERRIDE,
             details={"change": "override_left_enabled"},
             origin=self._origin(0, WRAPPED),
+            cause=OVERRIDE_CAUSE,  # the settings the override holds are one finding with it
         )
 
     def _changed(self, name: str, before: Any, after: Any, wrapped: object) -> Change:
@@ -162,6 +173,11 @@ class DjangoSettingsCheck:
     def _origin(self, target: int, name: str) -> tuple[origin.Frame, ...]:
         stack = self._writes.get((target, name))
         return origin.user_frames_of(stack) if stack else ()
+
+
+def _by_the_settings_fixture(stack: origin.RawStack | None) -> bool:
+    """Whether pytest-django's ``settings`` fixture, undoing its overrides, made the last switch of settings."""
+    return any(code.co_filename.endswith(_SETTINGS_FIXTURE_FILE) for code, _ in stack or ())
 
 
 def _same(before: Any, after: Any) -> bool:
