@@ -157,7 +157,7 @@ class _Live:
     change: Change
     owner: Scope
     finding: int | None = None
-    replaced: tuple[Change, str] | None = None  # the live change this one overwrote, and its owner
+    previous: _Live | None = None  # the live change of another scope that this one overwrote
     silent: bool = False  # judged, and no finding: allowed by a pattern, or the test framework's own set-up
 
 
@@ -351,11 +351,13 @@ class Engine:
             self._restored(watched.live.pop(key), owner)
         for key, change in current.items():
             live = watched.live.get(key)
-            if live is not None and live.owner != owner and _looks_the_same(live.change, change):
-                live.change = change  # set again to what it already showed: still the first one's doing
-            elif live is None or live.change.token != change.token:
-                replaced = None if live is None else live.replaced if live.owner == owner else (live.change, live.owner.id)
-                watched.live[key] = _Live(watched.check.name, change, owner, replaced=replaced)
+            if live is not None and live.change.token == change.token:
+                continue
+            previous = None if live is None else live.previous if live.owner == owner else live
+            if previous is not None and previous.change.token == change.token:
+                watched.live[key] = previous  # back to what another scope left (A, B, A): still its leak
+            else:
+                watched.live[key] = _Live(watched.check.name, change, owner, previous=previous)
 
     def _restored(self, live: _Live, cleaner: Scope) -> None:
         if live.finding is not None and cleaner.id != live.owner.id:
@@ -378,11 +380,6 @@ class Engine:
         self._errors.append(CheckError(check.name, during, error))
 
 
-def _looks_the_same(old: Change, new: Change) -> bool:
-    """A change whose before would equal its after: the state shows what another scope already left."""
-    return new.after is not None and new.after == old.after
-
-
 def _explains_its_cause(live: _Live) -> bool:
     """Whether `live` is the change of the check its cause names (``timezone:TZ``): the one to report."""
     cause = live.change.cause
@@ -392,9 +389,9 @@ def _explains_its_cause(live: _Live) -> bool:
 def _finding(live: _Live) -> Finding:
     change, owner = live.change, live.owner
     details: dict[str, Any] = {**change.details, "before": change.before, "after": change.after}
-    if live.replaced:
-        details["before"] = live.replaced[0].after
-        details["replaces_state_of"] = live.replaced[1]
+    if live.previous:
+        details["before"] = live.previous.change.after
+        details["replaces_state_of"] = live.previous.owner.id
     details["scope"] = owner.kind
     if owner.fixture:
         details["fixture"] = owner.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import replace
 from typing import ClassVar
 
 from django_isolation.checks import Change
@@ -202,26 +201,21 @@ def test_a_failure_whose_traceback_code_names_the_state_is_linked() -> None:
     assert victim.links[0].evidence.startswith("the failing code names flag (tests/test_engine.py:")
 
 
-class WrittenCheck(DictCheck):
-    """A DictCheck whose tokens tell writes apart (as ids do): every write is another token."""
-
-    name = "written_dict"
-    writes: ClassVar[int] = 0
-
-    def fingerprint(self, sweep: bool) -> Hashable:
-        return WrittenCheck.writes
-
-    def diff(self, baseline: dict[str, str], current: dict[str, str]) -> list[Change]:
-        return [replace(change, token=(change.key, WrittenCheck.writes)) for change in super().diff(baseline, current)]
-
-
-def test_state_set_again_to_what_another_test_left_stays_the_first_ones_leak() -> None:
-    """No finding whose before equals its after: the second test changed nothing a later test could see."""
-    engine = started(WrittenCheck())
-    SHARED["zone"], WrittenCheck.writes = "Chicago", 1
+def test_state_put_back_to_what_another_test_left_stays_that_tests_leak() -> None:
+    """A class that overrides TIME_ZONE sets TZ to its zone and, as the override ends, back to the one an earlier
+    class left: no finding whose before equals its after; the earlier class is still the polluter."""
+    engine = started(DictCheck())
+    SHARED["zone"] = "Chicago"
     [first] = engine.end_scope(TEST_A)
-    SHARED["zone"], WrittenCheck.writes = "Chicago", 2  # written again, to the same value
+    SHARED["zone"] = "Kolkata"
+    engine.checkpoint(TEST_B)
+    SHARED["zone"] = "Chicago"
     assert engine.end_scope(TEST_B) == []
-    SHARED["zone"], WrittenCheck.writes = "Tokyo", 3
+    SHARED["zone"] = "Tokyo"
     [second] = engine.end_scope(Scope("t.c", "test"))
-    assert (first.test, second.test, second.details["before"]) == ("t.a", "t.c", "Chicago")
+    assert (first.test, second.test, second.details["before"], second.details["replaces_state_of"]) == (
+        "t.a",
+        "t.c",
+        "Chicago",
+        "t.a",
+    )

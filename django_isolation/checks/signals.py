@@ -165,10 +165,11 @@ class SignalsCheck:
         for key, entry in current.items():
             old = before.get(key)
             connection = self._connections.get(key)
-            if entry.target() is None:
+            target = entry.target()  # once: the collector may free a weak receiver's object at any allocation
+            if target is None:
                 continue  # weakly connected and collected since the capture: Django no longer calls it
             if (old is None or not old.same(entry)) and not (connection and connection.exempt):
-                changes.append(self._connected(key, entry, connection))
+                changes.append(self._connected(entry, target, connection))
         return changes
 
     def _connect(self, original: _Connect) -> _Connect:
@@ -199,13 +200,13 @@ class SignalsCheck:
             self._signals[id(signal)] = signal
             self._before_first_seen.update(_receivers(signal))
 
-    def _connected(self, key: ReceiverKey, entry: _Receiver, connection: _Connection | None) -> Change:
+    def _connected(self, entry: _Receiver, target: Any, connection: _Connection | None) -> Change:
         signal = self._signal_name(entry.signal)
-        receiver = _name(entry.target())
+        receiver = _name(target)
         sender = connection.sender if connection else _sender_name(entry.lookup_key[1])
         return Change(
             key=_key(signal, receiver, sender, entry.lookup_key),
-            token=_make_id(entry.target()),
+            token=_make_id(target),
             summary=f"receiver {receiver} connected to {signal}" + (f" for sender {sender}" if sender else ""),
             before=None,
             after=receiver,
