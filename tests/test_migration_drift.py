@@ -460,3 +460,59 @@ def test_a_clean_run_is_quiet(scenario: Scenario) -> None:
     assert drift_findings(run) == []
     assert run.findings == []
     assert run.report["check_errors"] == []  # type: ignore[index]
+
+
+STRAY_MODEL = """
+    from django.db import models
+    from django.test import SimpleTestCase
+
+
+    class StrayTests(SimpleTestCase):
+        def test_defines_a_model_of_an_app_that_is_not_installed(self):
+            class Stray(models.Model):
+                class Meta:
+                    app_label = "another_app"
+"""
+
+
+def test_a_model_leaked_into_a_label_that_is_not_installed_is_no_suspect_for_a_migrations_failure(
+    scenario: Scenario,
+) -> None:
+    """makemigrations resolves the installed apps' models only: the stray model cannot be what broke it."""
+    scenario.write("test_a_routers.py", INLINE_MODELS)
+    scenario.write("test_a_stray.py", STRAY_MODEL)
+    scenario.write("test_b_migrations.py", MIGRATIONS_CHECK)
+    run = scenario.run()
+    assert run.returncode == 1, run.output
+    stray = scenario.test_id("test_a_stray", "StrayTests", "test_defines_a_model_of_an_app_that_is_not_installed")
+    assert stray in run.polluters  # a leak all the same
+    victim = scenario.test_id("test_b_migrations", "MigrationsCheckTests", "test_no_missing_migrations")
+    assert run.victims == {victim: [scenario.test_id("test_a_routers", "RouterTests", "test_b_routes_inline_models")]}
+    [link, *_] = run.report["victims"][0]["links"]  # type: ignore[index]
+    assert link["evidence"] == "the failure's message names Coupon"
+
+
+COUNTS_SHOP_MODELS = """
+    from django.apps import apps
+    from django.test import SimpleTestCase
+
+
+    class ShopModelTests(SimpleTestCase):
+        def test_shop_has_its_two_models(self):
+            self.assertEqual(len(list(apps.get_app_config("shop").get_models())), 2)
+"""
+
+
+def test_a_victim_that_resolved_the_leaked_apps_models_is_linked_without_naming_them(scenario: Scenario) -> None:
+    scenario.write("test_a_routers.py", INLINE_MODELS)
+    scenario.write("test_b_counts.py", COUNTS_SHOP_MODELS)
+    run = scenario.run(checks="apps_registry,migration_drift")
+    assert run.returncode == 1, run.output
+    victim = scenario.test_id("test_b_counts", "ShopModelTests", "test_shop_has_its_two_models")
+    assert run.victims == {victim: [scenario.test_id("test_a_routers", "RouterTests", "test_b_routes_inline_models")]}
+    links = run.report["victims"][0]["links"]  # type: ignore[index]
+    assert {link["leak"].split(":")[0] for link in links} == {"apps_registry", "migration_drift"}
+    assert all("shop" in link["leak"] for link in links)  # analytics' leaks: not its app
+    assert {link["evidence"] for link in links} == {
+        "it resolved the models of app 'shop' (AppConfig.get_models(): migrate, a Migrator)"
+    }
