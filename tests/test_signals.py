@@ -232,3 +232,57 @@ def test_receivers_for_a_temporary_registrys_models_are_quiet_and_for_a_register
     [finding] = run.findings
     assert finding["test"] == scenario.test_id("test_senders", "SenderTests", "test_connects_for_a_registered_model")
     assert finding["details"]["sender"] == "shop.Product"
+
+
+FAILED_MODEL_AND_OTHER_SENDERS = """
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import models
+    from django.db.models.signals import post_init, post_save
+    from django.test import TestCase
+
+    from django.contrib.auth.models import Group
+    from testproject.shop.models import Product
+
+
+    def stamp(sender, instance, **kwargs):
+        pass
+
+
+    class ConflictingField(models.CharField):  # django-model-utils' StatusField raising in contribute_to_class
+        def contribute_to_class(self, cls, name, **kwargs):
+            super().contribute_to_class(cls, name, **kwargs)
+            post_init.connect(stamp, sender=cls, weak=False)
+            raise ImproperlyConfigured("conflicting field")
+
+
+    class SenderTests(TestCase):
+        def test_a_model_whose_creation_fails(self):
+            with self.assertRaises(ImproperlyConfigured):
+                class ErrorModel(models.Model):
+                    status = ConflictingField(max_length=5)
+
+                    class Meta:
+                        app_label = "shop"
+
+        def test_b_connects_for_products(self):
+            post_save.connect(stamp, sender=Product, weak=False)
+
+        def test_c_saves_a_group_and_fails_on_its_own(self):
+            Group.objects.create(name="staff")
+            self.assertEqual(Group.objects.count(), 2)
+"""
+
+
+def test_receivers_for_a_model_no_registry_holds_are_quiet_and_a_send_links_only_its_own_sender(
+    scenario: Scenario,
+) -> None:
+    """The failed model's receiver can never fire; saving a Group sends post_save, but not for Product."""
+    scenario.write("test_senders.py", FAILED_MODEL_AND_OTHER_SENDERS)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 1, run.output
+    assert [f["test"] for f in run.findings] == [
+        scenario.test_id("test_senders", "SenderTests", "test_b_connects_for_products")
+    ], run.findings
+    assert run.victims == {}
+    victim = scenario.test_id("test_senders", "SenderTests", "test_c_saves_a_group_and_fails_on_its_own")
+    assert run.report["unexplained"] == [victim]  # type: ignore[index]

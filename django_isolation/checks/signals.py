@@ -13,11 +13,11 @@ factory_boy's ``mute_signals``); receivers are compared only when it moved.
 Not leaks: a receiver connected by the top-level code of a module imported for
 the first time (``@receiver`` in a late-imported module), one Django connects
 itself (``ImageField`` dimensions, ``CaptureQueriesContext``), one whose
-sender is a model class of a temporary registry (a field's
+sender is a model class the app registry does not hold (a field's
 ``contribute_to_class`` connecting for the models Django builds to render
-migration states, or for an ``isolate_apps`` model: no model of the app
-registry ever sends it), this package's own, and a weakly connected receiver
-that was garbage collected (Django no longer calls it).
+migration states, for an ``isolate_apps`` model, or for a class whose creation
+failed: nothing ever sends it), this package's own, and a weakly connected
+receiver that was garbage collected (Django no longer calls it).
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ class _Receiver:
 class _Connection:
     stack: origin.RawStack
     exempt: bool  # made by Django itself or by a module's top-level code: not a test's doing
-    sender: str
+    sender_name: str
+    sender: weakref.ref[Any] | None  # to the sender, when it is a model class
 
 
 @register
@@ -98,7 +99,8 @@ class SignalsCheck:
         self._names: weakref.WeakKeyDictionary[Signal, str] = weakref.WeakKeyDictionary()
         self._originals: tuple[_Connect, _Disconnect] | None = None
         self._hooks: tuple[_Connect, _Disconnect] | None = None
-        self._sent: set[int] = set()  # ids of the signals the running test sent
+        self._sent: set[tuple[int, Hashable]] = set()  # (signal id, sender id) the running test sent
+        self._receivers_of: dict[str, tuple[int, Hashable]] = {}  # change key -> (signal id, sender id)
         self._send_originals: dict[str, Callable[..., Any]] = {}
 
     def start(self) -> None:
@@ -134,17 +136,17 @@ class SignalsCheck:
         self._sent.clear()
 
     def touched(self, change: Change) -> str | None:
-        """Evidence that the running test sent the signal of the leaked (or missing) receiver."""
-        signal = change.details["signal"]
-        sent = (self._signals.get(number) for number in self._sent)
-        if any(self._signal_name(s) == signal for s in sent if s is not None):
-            return f"it sent {signal}"
+        """Evidence that the running test sent the signal of the leaked (or missing) receiver, for its sender."""
+        signal, sender = self._receivers_of.get(change.key, (None, None))
+        if (signal, sender) in self._sent or (sender == NONE_ID and any(s == signal for s, _ in self._sent)):
+            for_sender = f" for sender {change.details['sender']}" if change.details.get("sender") else ""
+            return f"it sent {change.details['signal']}{for_sender}"
         return None
 
     def _sending(self, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def send(signal: Signal, *args: Any, **kwargs: Any) -> Any:
-            self._sent.add(id(signal))
+            self._sent.add((id(signal), _make_id(args[0] if args else kwargs.get("sender"))))
             return original(signal, *args, **kwargs)
 
         return send
@@ -166,8 +168,8 @@ class SignalsCheck:
             old = before.get(key)
             connection = self._connections.get(key)
             target = entry.target()  # once: the collector may free a weak receiver's object at any allocation
-            if target is None:
-                continue  # weakly connected and collected since the capture: Django no longer calls it
+            if target is None or (connection is not None and _never_sent(connection)):
+                continue  # collected: Django no longer calls it
             if (old is None or not old.same(entry)) and not (connection and connection.exempt):
                 changes.append(self._connected(entry, target, connection))
         return changes
@@ -203,9 +205,10 @@ class SignalsCheck:
     def _connected(self, entry: _Receiver, target: Any, connection: _Connection | None) -> Change:
         signal = self._signal_name(entry.signal)
         receiver = _name(target)
-        sender = connection.sender if connection else _sender_name(entry.lookup_key[1])
+        sender = connection.sender_name if connection else _sender_name(entry.lookup_key[1])
+        key = self._keyed(entry, _key(signal, receiver, sender, entry.lookup_key))
         return Change(
-            key=_key(signal, receiver, sender, entry.lookup_key),
+            key=key,
             token=_make_id(target),
             summary=f"receiver {receiver} connected to {signal}" + (f" for sender {sender}" if sender else ""),
             before=None,
@@ -221,7 +224,7 @@ class SignalsCheck:
         receiver = _name(entry.target())
         sender = _sender_name(entry.lookup_key[1])
         return Change(
-            key=_key(signal, receiver, sender, entry.lookup_key),
+            key=self._keyed(entry, _key(signal, receiver, sender, entry.lookup_key)),
             token=None,
             summary=f"receiver {receiver} disconnected from {signal}" + (f" for sender {sender}" if sender else ""),
             before=receiver,
@@ -230,6 +233,11 @@ class SignalsCheck:
             details=_details("disconnected", signal, receiver, sender, entry.lookup_key),
             subjects=(signal.rpartition(".")[2], receiver.rpartition(".")[2]),
         )
+
+    def _keyed(self, entry: _Receiver, key: str) -> str:
+        """`key`, remembering which signal and sender the change's receiver is for (the evidence of a send)."""
+        self._receivers_of[key] = (id(entry.signal), entry.lookup_key[1])
+        return key
 
     def _signal_name(self, signal: Signal) -> str:
         name = self._names.get(signal)
@@ -268,15 +276,19 @@ def _lookup_key(receiver: Any, sender: Any, dispatch_uid: Hashable) -> LookupKey
 def _connection(caller: FrameType | None, sender: Any) -> _Connection:
     while caller is not None and os.path.abspath(caller.f_code.co_filename).startswith(_PLUMBING):
         caller = caller.f_back
-    exempt = caller is None or caller.f_code.co_name == "<module>" or _in_django(caller) or _temporary_model(sender)
+    exempt = caller is None or caller.f_code.co_name == "<module>" or _in_django(caller)
     sender_name = "" if sender is None else _object_name(sender)
-    return _Connection(origin.raw_stack(caller, depth=32), exempt, sender_name)
+    reference = weakref.ref(sender) if issubclass(type(sender), ModelBase) else None
+    return _Connection(origin.raw_stack(caller, depth=32), exempt, sender_name, reference)
 
 
-def _temporary_model(sender: Any) -> bool:
-    """A model class of another registry than the app registry (migration state, ``isolate_apps``)."""
+def _never_sent(connection: _Connection) -> bool:
+    """Connected for a model class that is gone, or that the app registry does not hold (its creation failed)."""
+    if connection.sender is None:
+        return False
+    sender = connection.sender()
     meta = vars(sender).get("_meta") if issubclass(type(sender), ModelBase) else None
-    return meta is not None and meta.apps is not apps
+    return meta is None or apps.all_models.get(meta.app_label, {}).get(meta.model_name) is not sender
 
 
 def _in_django(frame: FrameType) -> bool:
