@@ -725,3 +725,24 @@ def test_tz_left_by_an_ending_time_zone_override_says_what_really_left_it(tmp_pa
     assert finding["details"]["tz_env"] == "America/Chicago"
     assert finding["advice"].startswith("an override_settings(TIME_ZONE=...) ended: Django then sets TZ")
     assert "settings.configure() does not set TZ" in finding["advice"]
+
+
+OVERRIDDEN_ZONE_TWICE = OVERRIDDEN_ZONE + """
+
+    @override_settings(TIME_ZONE="Europe/Paris")
+    class ParisTests(SimpleTestCase):
+        def test_in_paris(self):
+            pass
+"""
+
+
+def test_a_later_class_that_puts_tz_back_to_what_an_earlier_one_left_is_no_second_finding(tmp_path: Path) -> None:
+    """The second override sets TZ to Paris and, ending, back to Chicago: before == after, so not a polluter."""
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(CONFIGURED_IN_CONFTEST))
+    (tmp_path / "test_zone.py").write_text(textwrap.dedent(OVERRIDDEN_ZONE_TWICE))
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0"]
+    command += ["--isolation-checks", "timezone", "--isolation-report", str(report), "test_zone.py"]
+    done = run(command, tmp_path, report, TZ="")
+    assert done.returncode == 0, done.output
+    assert [f["test"] for f in done.findings] == ["test_zone.py::ZoneTests::test_in_tokyo"]
