@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from runs import Scenario, run
+from runs import Run, Scenario, run
 
 SETTINGS = "scenario.settings"
 # A settings module of the scenario's own: a ROOT_URLCONF and a MEDIA_ROOT inside the scenario's directory.
@@ -713,13 +713,18 @@ OVERRIDDEN_ZONE = """
 """
 
 
-def test_tz_left_by_an_ending_time_zone_override_says_what_really_left_it(tmp_path: Path) -> None:
+def _run_configured_in_conftest(tmp_path: Path, tests: str) -> Run:
+    """pytest with the timezone check on `tests`, settings from settings.configure(), TZ unset at the start."""
     (tmp_path / "conftest.py").write_text(textwrap.dedent(CONFIGURED_IN_CONFTEST))
-    (tmp_path / "test_zone.py").write_text(textwrap.dedent(OVERRIDDEN_ZONE))
+    (tmp_path / "test_zone.py").write_text(textwrap.dedent(tests))
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0"]
     command += ["--isolation-checks", "timezone", "--isolation-report", str(report), "test_zone.py"]
-    done = run(command, tmp_path, report, TZ="")
+    return run(command, tmp_path, report, TZ="")
+
+
+def test_tz_left_by_an_ending_time_zone_override_says_what_really_left_it(tmp_path: Path) -> None:
+    done = _run_configured_in_conftest(tmp_path, OVERRIDDEN_ZONE)
     assert done.returncode == 0, done.output
     [finding] = done.findings
     assert finding["details"]["tz_env"] == "America/Chicago"
@@ -738,11 +743,6 @@ OVERRIDDEN_ZONE_TWICE = OVERRIDDEN_ZONE + """
 
 def test_a_later_class_that_puts_tz_back_to_what_an_earlier_one_left_is_no_second_finding(tmp_path: Path) -> None:
     """The second override sets TZ to Paris and, ending, back to Chicago: before == after, so not a polluter."""
-    (tmp_path / "conftest.py").write_text(textwrap.dedent(CONFIGURED_IN_CONFTEST))
-    (tmp_path / "test_zone.py").write_text(textwrap.dedent(OVERRIDDEN_ZONE_TWICE))
-    report = tmp_path / "report.json"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "0"]
-    command += ["--isolation-checks", "timezone", "--isolation-report", str(report), "test_zone.py"]
-    done = run(command, tmp_path, report, TZ="")
+    done = _run_configured_in_conftest(tmp_path, OVERRIDDEN_ZONE_TWICE)
     assert done.returncode == 0, done.output
     assert [f["test"] for f in done.findings] == ["test_zone.py::ZoneTests::test_in_tokyo"]
