@@ -187,6 +187,7 @@ class Engine:
         self._victims: list[Victim] = []
         self._unexplained: list[str] = []
         self._by_name: dict[str, Check] = {}
+        self._hooks: dict[str, list[tuple[_Watched, Any]]] = {}  # optional hook name -> the checks' methods
         self._errors: list[CheckError] = []
         self._live_at_start: list[_Live] = []
 
@@ -203,6 +204,7 @@ class Engine:
                 self._watched.append(_Watched(check, check.capture(), check.fingerprint(sweep=True)))
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
+        self._hooks.clear()  # the watched checks are known from here on
 
     def checkpoint(self, owner: Scope, sweep: bool = False) -> None:
         """Attribute every change since the previous check point to `owner`."""
@@ -228,6 +230,8 @@ class Engine:
             for live in watched.live.values()
             if live.owner == scope and live.finding is None and not live.silent
         ]
+        if not judged:
+            return []  # a clean test: nothing more to do
         new: list[Finding] = []
         by_cause: dict[str, int] = {}
         for live in sorted(judged, key=_explains_its_cause, reverse=True):
@@ -269,14 +273,15 @@ class Engine:
         self._notify("test_started")
 
     def _notify(self, hook: str) -> None:
-        """Call the optional method `hook` of every check that has one."""
-        for watched in list(self._watched):
-            method = getattr(watched.check, hook, None)
-            if method is not None:
-                try:
-                    method()
-                except Exception:  # noqa: BLE001 - a broken check must not break the test run
-                    self._drop(watched, hook)
+        """Call the optional method `hook` of every check that has one (looked up once per hook)."""
+        hooks = self._hooks.get(hook)
+        if hooks is None:
+            hooks = self._hooks[hook] = [(w, m) for w in self._watched if (m := getattr(w.check, hook, None))]
+        for watched, method in hooks:
+            try:
+                method()
+            except Exception:  # noqa: BLE001 - a broken check must not break the test run
+                self._drop(watched, hook)
 
     def test_failed(self, test_id: str, failure: Failure | None = None) -> None:
         """Record that `test_id` failed, and link it to the live leaks it came near (:mod:`django_isolation.evidence`).
@@ -367,6 +372,7 @@ class Engine:
     def _drop(self, watched: _Watched, during: str) -> None:
         self._record_error(watched.check, during)
         self._watched.remove(watched)
+        self._hooks.clear()  # looked up again without it
         self._stop(watched.check)
 
     def _stop(self, check: Check) -> None:
