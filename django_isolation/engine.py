@@ -186,7 +186,6 @@ class Engine:
         self._findings: list[Finding] = []
         self._victims: list[Victim] = []
         self._unexplained: list[str] = []
-        self._by_name: dict[str, Check] = {}
         self._hooks: dict[str, list[tuple[_Watched, Any]]] = {}  # optional hook name -> the checks' methods
         self._errors: list[CheckError] = []
         self._live_at_start: list[_Live] = []
@@ -197,7 +196,6 @@ class Engine:
 
     def start(self) -> None:
         """Take the session baseline of every check."""
-        self._by_name = {check.name: check for check in self._checks}
         for check in self._checks:
             try:
                 check.start()
@@ -315,10 +313,14 @@ class Engine:
         named = failure.naming(live.change.subjects)
         if named is not None:
             return named
-        touched = getattr(self._by_name.get(live.check), "touched", None)
+        watched = next((w for w in self._watched if w.check.name == live.check), None)
+        touched = getattr(watched.check, "touched", None) if watched is not None else None
+        if watched is None or touched is None:
+            return None
         try:
-            text = touched(live.change) if touched is not None else None
+            text = touched(live.change)
         except Exception:  # noqa: BLE001 - a broken check must not break the test run
+            self._drop(watched, "touched")  # reported and switched off, as for its other hooks
             return None
         return Evidence(TOUCHED, text) if text else None
 

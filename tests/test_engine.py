@@ -219,3 +219,23 @@ def test_state_put_back_to_what_another_test_left_stays_that_tests_leak() -> Non
         "Chicago",
         "t.a",
     )
+
+
+class BrokenTouchedCheck(DictCheck):
+    """A DictCheck whose evidence hook raises."""
+
+    name = "broken_touched"
+
+    def touched(self, change: Change) -> str | None:
+        raise RuntimeError("no evidence")
+
+
+def test_a_check_whose_evidence_hook_raises_is_reported_and_switched_off() -> None:
+    engine = started(BrokenTouchedCheck())
+    SHARED["flag"] = "on"
+    engine.end_scope(TEST_A)
+    engine.test_started(TEST_B.id)
+    engine.test_failed(TEST_B.id, Failure("AssertionError", ()))
+    report = engine.finish()
+    assert [(e.check, e.during) for e in report.check_errors] == [("broken_touched", "touched")]
+    assert report.victims == [] and report.unexplained == [TEST_B.id]

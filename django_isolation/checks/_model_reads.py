@@ -35,13 +35,13 @@ class ModelReads:
         self._users += 1
         if self._users == 1:
             self._originals = (Apps.__dict__["get_models"], AppConfig.__dict__["get_models"])
-            Apps.get_models = self._registry_read(self._originals[0])  # type: ignore[method-assign]
-            AppConfig.get_models = self._app_read(self._originals[1])  # type: ignore[method-assign]
+            Apps.get_models = self._registry_read(self._originals[0])
+            AppConfig.get_models = self._app_read(self._originals[1])
 
     def stop(self) -> None:
         self._users -= 1
         if self._users == 0 and self._originals is not None:
-            Apps.get_models, AppConfig.get_models = self._originals  # type: ignore[method-assign]
+            Apps.get_models, AppConfig.get_models = self._originals
             self._originals = None
 
     def test_started(self) -> None:

@@ -190,7 +190,8 @@ class ModuleAttributesCheck:
                 found = self._global_changes(name, reference, now)
                 found += _class_changes(name, reference, now)
                 found += _container_changes(name, reference, now)
-                readers.update((change.key, self._readers_of(name, now, change)) for change in found)
+                if CODE_WATCH.available:  # the code that reads a change is only watched through sys.monitoring
+                    readers.update((change.key, self._readers_of(name, now, change)) for change in found)
                 changes += found
         self._readers = readers
         return changes
