@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -161,11 +161,12 @@ class _Live:
     silent: bool = False  # judged, and no finding: allowed by a pattern, or the test framework's own set-up
 
 
-@dataclass
+@dataclass(slots=True)
 class _Watched:
     check: Check
     baseline: Any
     fingerprint: Hashable
+    fingerprint_of: Callable[[bool], Hashable]  # the check's bound fingerprint method, looked up once
     live: dict[str, _Live] = field(default_factory=dict)
 
 
@@ -180,7 +181,8 @@ class Engine:
         self._allowed: list[Allowed] = []
         self._runner = runner
         self._worker = worker
-        self._watched: list[_Watched] = []
+        self._watched: tuple[_Watched, ...] = ()  # replaced, never changed in place: a check point iterates it
+        self._unjudged = 0  # live changes made since the last judgement found none left: a clean scope skips it
         self._order: list[str] = []
         self._failed: list[str] = []
         self._findings: list[Finding] = []
@@ -196,19 +198,27 @@ class Engine:
 
     def start(self) -> None:
         """Take the session baseline of every check."""
+        watched = []
         for check in self._checks:
             try:
                 check.start()
-                self._watched.append(_Watched(check, check.capture(), check.fingerprint(sweep=True)))
+                watched.append(_Watched(check, check.capture(), check.fingerprint(True), check.fingerprint))
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
+        self._watched = tuple(watched)
         self._hooks.clear()  # the watched checks are known from here on
 
     def checkpoint(self, owner: Scope, sweep: bool = False) -> None:
-        """Attribute every change since the previous check point to `owner`."""
-        for watched in list(self._watched):
+        """Attribute every change since the previous check point to `owner`.
+
+        A clean check point is one fingerprint call a check and a comparison: no other frame, nothing allocated.
+        """
+        for watched in self._watched:
             try:
-                self._observe(watched, owner, sweep)
+                fingerprint = watched.fingerprint_of(sweep)
+                if fingerprint != watched.fingerprint:
+                    watched.fingerprint = fingerprint
+                    self._observe(watched, owner)
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._drop(watched, "checkpoint")
 
@@ -222,14 +232,13 @@ class Engine:
 
     def _judge(self, scope: Scope) -> list[Finding]:
         """Make findings of what `scope` left; changes of one cause (``Change.cause``) are one finding."""
-        judged = [
-            live
-            for watched in self._watched
-            for live in watched.live.values()
-            if live.owner == scope and live.finding is None and not live.silent
-        ]
+        if not self._unjudged:
+            return []  # no change waits for a judgement: a clean scope
+        waiting = [live for watched in self._watched for live in watched.live.values() if _unjudged(live)]
+        judged = [live for live in waiting if live.owner == scope]
+        self._unjudged = len(waiting) - len(judged)  # those of wider scopes still open
         if not judged:
-            return []  # a clean test: nothing more to do
+            return []
         new: list[Finding] = []
         by_cause: dict[str, int] = {}
         for live in sorted(judged, key=_explains_its_cause, reverse=True):
@@ -267,7 +276,8 @@ class Engine:
     def test_started(self, test_id: str) -> None:
         """Record `test_id` in the run order and the leaks live as it starts."""
         self._order.append(test_id)
-        self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
+        if self._findings:
+            self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
         self._notify("test_started")
 
     def _notify(self, hook: str) -> None:
@@ -328,7 +338,8 @@ class Engine:
         """Judge what is still live, stop the checks and return the report."""
         for watched in self._watched:
             for live in watched.live.values():
-                if live.finding is None and not live.silent:
+                if _unjudged(live):
+                    self._unjudged = 1  # that one at least
                     self._judge(live.owner)
         for watched in self._watched:
             self._stop(watched.check)
@@ -348,11 +359,8 @@ class Engine:
             unused_allow=[pattern for pattern in self._allow if pattern not in used],
         )
 
-    def _observe(self, watched: _Watched, owner: Scope, sweep: bool) -> None:
-        fingerprint = watched.check.fingerprint(sweep=sweep)
-        if fingerprint == watched.fingerprint:
-            return
-        watched.fingerprint = fingerprint
+    def _observe(self, watched: _Watched, owner: Scope) -> None:
+        """The fingerprint of `watched` moved: bring its live changes up to date, new ones owned by `owner`."""
         current = {c.key: c for c in watched.check.diff(watched.baseline, watched.check.capture())}
         for key in [key for key in watched.live if key not in current]:
             self._restored(watched.live.pop(key), owner)
@@ -363,8 +371,10 @@ class Engine:
             previous = None if live is None else live.previous if live.owner == owner else live
             if previous is not None and previous.change.token == change.token:
                 watched.live[key] = previous  # back to what another scope left (A, B, A): still its leak
+                self._unjudged += _unjudged(previous)  # counted again (a count too high costs one pass, no more)
             else:
                 watched.live[key] = _Live(watched.check.name, change, owner, previous=previous)
+                self._unjudged += 1
 
     def _restored(self, live: _Live, cleaner: Scope) -> None:
         if live.finding is not None and cleaner.id != live.owner.id:
@@ -373,7 +383,7 @@ class Engine:
 
     def _drop(self, watched: _Watched, during: str) -> None:
         self._record_error(watched.check, during)
-        self._watched.remove(watched)
+        self._watched = tuple(w for w in self._watched if w is not watched)
         self._hooks.clear()  # looked up again without it
         self._stop(watched.check)
 
@@ -386,6 +396,10 @@ class Engine:
     def _record_error(self, check: Check, during: str) -> None:
         error = "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
         self._errors.append(CheckError(check.name, during, error))
+
+
+def _unjudged(live: _Live) -> bool:
+    return live.finding is None and not live.silent
 
 
 def _explains_its_cause(live: _Live) -> bool:

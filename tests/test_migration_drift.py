@@ -516,3 +516,59 @@ def test_a_victim_that_resolved_the_leaked_apps_models_is_linked_without_naming_
     assert {link["evidence"] for link in links} == {
         "it resolved the models of app 'shop' (AppConfig.get_models(): migrate, a Migrator)"
     }
+
+
+NO_MIGRATIONS_SETTINGS = """
+    from testproject.settings import *  # noqa: F403
+
+    MIGRATION_MODULES = {label: None for label in ("auth", "contenttypes", "shop", "analytics")}  # --no-migrations
+"""
+
+
+def test_models_leaked_while_every_apps_migrations_are_disabled_are_no_drift(scenario: Scenario) -> None:
+    # pytest-django's --no-migrations disables every app's migrations: makemigrations then writes nothing,
+    # so the victim passes; the leaked models are still the registry's findings.
+    scenario.write("settings.py", NO_MIGRATIONS_SETTINGS)
+    scenario.write("test_a_routers.py", INLINE_MODELS)
+    scenario.write("test_b_migrations.py", MIGRATIONS_CHECK)
+    run = scenario.run(settings="scenario.settings")
+    assert run.returncode == 0, run.output
+    assert len(run.report["order"]["main"]) == 3  # type: ignore[index]
+    assert drift_findings(run) == []
+    polluter = scenario.test_id("test_a_routers", "RouterTests", "test_b_routes_inline_models")
+    registry = sorted(f["details"]["model_name"] for f in run.findings if f["check"] == "apps_registry")
+    assert registry == ["coupon", "visit"]
+    assert {f["test"] for f in run.findings} == {polluter}
+
+
+ONE_APP_THEN_ANOTHER = """
+    from django.db import models
+    from django.test import SimpleTestCase
+
+
+    class LeakTests(SimpleTestCase):
+        def test_a_shop_model(self):
+            class Coupon(models.Model):
+                class Meta:
+                    app_label = "shop"
+
+        def test_b_analytics_model(self):
+            class Visit(models.Model):
+                class Meta:
+                    app_label = "analytics"
+"""
+
+
+def test_a_leak_into_another_app_leaves_the_first_apps_drift_and_polluter_as_they_were(scenario: Scenario) -> None:
+    # The second leak moves the fingerprint again; shop's drift is unchanged, so it is still the first test's.
+    scenario.write("test_leaks.py", ONE_APP_THEN_ANOTHER)
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    found = {f["details"]["app_label"]: (f["test"], f["details"]["operations"]) for f in drift_findings(run)}
+    assert found == {
+        "shop": (scenario.test_id("test_leaks", "LeakTests", "test_a_shop_model"), [f"{ADDED} Create model Coupon"]),
+        "analytics": (
+            scenario.test_id("test_leaks", "LeakTests", "test_b_analytics_model"),
+            [f"{ADDED} Create model Visit"],
+        ),
+    }

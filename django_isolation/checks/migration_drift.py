@@ -24,13 +24,14 @@ from __future__ import annotations
 import copy
 import functools
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from operator import is_not
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from django.apps import apps
 from django.core.management import BaseCommand, get_commands, load_command_class
 from django.db.migrations.state import ModelState, ProjectState
+from django.db.migrations.utils import resolve_relation
 from django.db.models import Field
 
 from django_isolation import origin
@@ -200,8 +201,9 @@ class MigrationDriftCheck:
         self._fields_made: tuple[int, int] = (0, 0)  # Django's field creation counters when last summed
         self._edited: tuple[str, ...] = ()  # models edited in place, as of the last sweep
         self._classes: tuple[int, ...] = ()  # the registry's classes, as of the last sweep
-        self._loader: MigrationLoader | None = None
-        self._baseline_operations: dict[str, list[Operation]] | None = None
+        self._detector: _Detector | None = None
+        self._before: dict[str, list[Operation]] = {}  # per app: what makemigrations would have written at the start
+        self._drifts: dict[str, tuple[Hashable, _Drift | None]] = {}  # per app: its signature, its drift then
 
     def start(self) -> None:
         self._definitions.connect()
@@ -244,16 +246,19 @@ class MigrationDriftCheck:
     def capture(self) -> dict[str, _Drift]:
         if self._unchanged():
             return {}  # the baseline itself, or a test that put everything back: no need to ask the autodetector
-        if self._baseline_operations is None:  # the first time anything moved: what was pending at the start
-            self._baseline_operations = self._operations(self._baseline_state())
-        current = self._operations(ProjectState.from_apps(apps))
+        if self._detector is None:  # the first time anything moved: read the migration files once
+            self._detector = _Detector()
         registry_changes = self._registry_changes()
         drifts = {}
-        for label, operations in current.items():
-            before = self._baseline_operations.get(label, [])
-            new = _new_operations(operations, before)
-            if new:
-                drifts[label] = self._drift(label, new, operations, before, registry_changes)
+        for label in self._changed_labels(registry_changes):
+            if not self._detector.writes_for(label):
+                continue  # makemigrations writes nothing for it (migrations disabled, --no-migrations, no app)
+            signature = _signature(label, self._edited)
+            known = self._drifts.get(label)
+            if known is None or known[0] != signature:  # only the apps whose models moved since the last capture
+                known = self._drifts[label] = (signature, self._app_drift(label, registry_changes))
+            if known[1] is not None:
+                drifts[label] = known[1]
         return drifts
 
     def diff(self, baseline: dict[str, _Drift], current: dict[str, _Drift]) -> list[Change]:
@@ -271,15 +276,33 @@ class MigrationDriftCheck:
             and _registry() == self._baseline_registry
         )
 
-    def _baseline_state(self) -> ProjectState:
-        """``ProjectState.from_apps(apps)`` as it was at the start, from the models kept then."""
-        states = (snapshot.model_state() for snapshot in self._snapshots)
-        return ProjectState({(state.app_label, state.name_lower): state for state in states})
+    def _changed_labels(self, registry_changes: dict[ModelKey, str]) -> list[str]:
+        """The app labels whose models were added, replaced, removed or edited since the baseline."""
+        labels = dict.fromkeys(label for label, _ in registry_changes)
+        edited = set(self._edited)
+        for snapshot in self._snapshots:
+            meta = snapshot.model._meta
+            resized = len(meta.local_fields) != len(snapshot.local_fields) or len(
+                meta.local_many_to_many
+            ) != len(snapshot.many_to_many)
+            if resized or meta.label_lower in edited:
+                labels[meta.app_label] = None
+        return list(labels)
 
-    def _operations(self, state: ProjectState) -> dict[str, list[Operation]]:
-        if self._loader is None:  # read once: the migration files do not change during a run
-            self._loader = _loader()
-        return _pending_operations(self._loader, state)
+    def _app_drift(self, label: str, registry_changes: dict[ModelKey, str]) -> _Drift | None:
+        """What makemigrations would newly write for `label`, from the models of that app and those they reach."""
+        assert self._detector is not None
+        before = self._before.get(label)
+        if before is None:  # what was pending for the app at the start
+            at_start = {_key(s.model): s for s in self._snapshots}
+            models = {key: snapshot.model for key, snapshot in at_start.items()}
+            before = self._before[label] = self._detector.operations(
+                label, models, lambda key: at_start[key].model_state()
+            )
+        now = _installed_models()
+        operations = self._detector.operations(label, now, lambda key: ModelState.from_model(now[key]))
+        new = _new_operations(operations, before)
+        return self._drift(label, new, operations, before, registry_changes) if new else None
 
     def _registry_changes(self) -> dict[ModelKey, str]:
         """Models added, replaced or removed in the registry, each ``"registry"`` or ``"import"``.
@@ -340,10 +363,125 @@ def _loader() -> MigrationLoader:
 
 def _pending_operations(loader: MigrationLoader, state: ProjectState) -> dict[str, list[Operation]]:
     """The operations makemigrations would write per app to get from the migrations on disk to `state`."""
-    questioner = _questioner_class()(specified_apps=set(), dry_run=True, verbosity=0, log=_ignore)
-    autodetector = _autodetector_class()(loader.project_state(), state, questioner)
+    autodetector = _autodetector_class()(loader.project_state(), state, _questioner())
     changes = autodetector.changes(graph=loader.graph)
     return {label: [op for each in migrations for op in each.operations] for label, migrations in changes.items()}
+
+
+def _questioner() -> Any:
+    return _questioner_class()(specified_apps=set(), dry_run=True, verbosity=0, log=_ignore)
+
+
+class _Detector:
+    """makemigrations' autodetector, run for one app at a time against the migration files, read once.
+
+    The app's models and those they reach (relations, bases) are compared with their migration state; the
+    operations are optimised (as makemigrations prints them) for that app only.
+    """
+
+    def __init__(self) -> None:
+        self._loader = _loader()
+        self._on_disk = self._loader.project_state()
+        self._leaves = {label for label, _ in self._loader.graph.leaf_nodes()}
+        self._questioner = _questioner()
+        self._writes: dict[str, bool] = {}
+
+    def writes_for(self, label: str) -> bool:
+        """Whether makemigrations would write a migration for `label` (it has migrations, or may get its first)."""
+        if label not in self._writes:
+            self._writes[label] = label in self._leaves or bool(self._questioner.ask_initial(label))
+        return self._writes[label]
+
+    def operations(
+        self, label: str, models: dict[ModelKey, type[Model]], state_of: Callable[[ModelKey], ModelState]
+    ) -> list[Operation]:
+        """What makemigrations would write for `label` if `models` were the project's (`state_of` gives their state)."""
+        from django.db.migrations.optimizer import MigrationOptimizer
+
+        on_disk = self._on_disk.models
+        keys = _reached(label, on_disk, models)
+        before = ProjectState({key: on_disk[key].clone() for key in keys if key in on_disk}, self._on_disk.real_apps)
+        after = ProjectState({key: state_of(key) for key in keys if key in models})
+        autodetector = _unoptimized_autodetector()(before, after, self._questioner)
+        migrations = autodetector._detect_changes(graph=self._loader.graph)
+        operations = [op for each in migrations.get(label, []) for op in each.operations]
+        return list(MigrationOptimizer().optimize(operations, label))
+
+
+def _reached(label: str, on_disk: dict[ModelKey, ModelState], models: dict[ModelKey, type[Model]]) -> set[ModelKey]:
+    """The models of `label`, on disk or in `models`, and every model they reach through relations and bases."""
+    keys = {key for key in (*on_disk, *models) if key[0] == label}
+    todo = list(keys)
+    while todo:
+        key = todo.pop()
+        targets = [*_state_references(on_disk[key])] if key in on_disk else []
+        targets += _class_references(models[key]) if key in models else []
+        for target in targets:
+            if target not in keys:
+                keys.add(target)
+                todo.append(target)
+    return keys
+
+
+def _state_references(state: ModelState) -> Iterator[ModelKey]:
+    for field in state.fields.values():
+        yield from _field_references(field, state.app_label, state.name_lower)
+    for base in state.bases:
+        if isinstance(base, str) and "." in base:
+            yield resolve_relation(base)
+        elif isinstance(base, type):
+            yield from _base_key(base)
+
+
+def _class_references(model: type[Model]) -> Iterator[ModelKey]:
+    meta = model._meta
+    for field in (*meta.local_fields, *meta.local_many_to_many):
+        yield from _field_references(field, meta.app_label, meta.model_name)
+    for base in model.__mro__[1:]:
+        yield from _base_key(base)
+
+
+def _field_references(field: Any, app_label: str, model_name: str | None) -> Iterator[ModelKey]:
+    remote = getattr(field, "remote_field", None)
+    for target in (getattr(remote, "model", None), getattr(remote, "through", None)):
+        if target is not None:
+            yield resolve_relation(target, app_label, model_name)
+
+
+def _base_key(base: type) -> Iterator[ModelKey]:
+    meta = getattr(base, "_meta", None)
+    if meta is not None and not meta.abstract:
+        yield meta.app_label, meta.model_name
+
+
+@functools.cache
+def _unoptimized_autodetector() -> type[MigrationAutodetector]:
+    """The project's autodetector without its optimisation pass, which optimises every app's operations."""
+
+    class Unoptimized(_autodetector_class()):  # type: ignore[misc]
+        def _optimize_migrations(self) -> None:
+            pass
+
+    return Unoptimized
+
+
+def _key(model: type[Model]) -> ModelKey:
+    return model._meta.app_label, str(model._meta.model_name)
+
+
+def _installed_models() -> dict[ModelKey, type[Model]]:
+    """The models ``ProjectState.from_apps(apps)`` takes: those of installed apps, swapped ones included."""
+    return {_key(model): model for model in apps.get_models(include_swapped=True)}
+
+
+def _signature(label: str, edited: Sequence[str]) -> Hashable:
+    """What the drift of `label` depends on: its model classes, their field counts, its models edited in place."""
+    models = apps.all_models.get(label, {})
+    held = tuple(
+        (name, id(model), len(model._meta.local_fields), len(model._meta.local_many_to_many))
+        for name, model in models.items()
+    )
+    return held, tuple(name for name in edited if name.partition(".")[0] == label)
 
 
 def _registry() -> dict[ModelKey, type[Model]]:
