@@ -29,8 +29,8 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, NamedTuple
 
 from django_isolation import allow
 from django_isolation.checks import Change, Check
@@ -43,8 +43,7 @@ SWEEP_SCOPES: Final = frozenset({"module", "package", "session"})
 """Scopes whose end is a sweep: checks look at everything, not only at what they saw change."""
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """Something that owns state for a while: a test, or a wider setup scope.
 
     ``fixture`` names the pytest fixture (or ``setUpClass``/``setUpModule``)
@@ -65,8 +64,7 @@ class Scope:
     framework: bool = False
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """A leak: state changed by ``test`` and still present when its scope ended."""
 
     test: str
@@ -85,8 +83,7 @@ class IsolationLeak(Exception):
         return cls("; ".join(f"[{leak.check}] {leak.summary}" for leak in leaks))
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """One leak a victim came near, and the evidence of it."""
 
     suspect: str
@@ -94,8 +91,7 @@ class Link:
     evidence: str
 
 
-@dataclass(frozen=True)
-class Victim:
+class Victim(NamedTuple):
     """A failed test and the polluters whose live leaks it came near, strongest evidence first."""
 
     test: str
@@ -110,8 +106,7 @@ class Victim:
         return tuple(link.leak for link in self.links)
 
 
-@dataclass(frozen=True)
-class Allowed:
+class Allowed(NamedTuple):
     """A leak not reported because a pattern allowed it."""
 
     test: str
@@ -120,8 +115,7 @@ class Allowed:
     pattern: str
 
 
-@dataclass(frozen=True)
-class CheckError:
+class CheckError(NamedTuple):
     """A check that raised; it is switched off for the rest of the run."""
 
     check: str
@@ -149,7 +143,7 @@ class Report:
     """The run's allow patterns (``--isolation-allow``) that matched no leak."""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Live:
     """A change that is present now, who made it, and its finding once judged a leak."""
 
@@ -161,7 +155,7 @@ class _Live:
     silent: bool = False  # judged, and no finding: allowed by a pattern, or the test framework's own set-up
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, repr=False)
 class _Watched:
     check: Check
     baseline: Any
@@ -267,7 +261,7 @@ class Engine:
         assert live.finding is not None
         leak = self._findings[live.finding]
         also = [*leak.details.get("same_cause", []), f"{live.check}: {live.change.summary}"]
-        self._findings[live.finding] = replace(leak, details={**leak.details, "same_cause": also})
+        self._findings[live.finding] = leak._replace(details={**leak.details, "same_cause": also})
 
     def release(self) -> None:
         """A test database is about to be destroyed: checks let go of their connections."""
@@ -379,7 +373,7 @@ class Engine:
     def _restored(self, live: _Live, cleaner: Scope) -> None:
         if live.finding is not None and cleaner.id != live.owner.id:
             leak = self._findings[live.finding]
-            self._findings[live.finding] = replace(leak, details={**leak.details, "cleaned_by": cleaner.id})
+            self._findings[live.finding] = leak._replace(details={**leak.details, "cleaned_by": cleaner.id})
 
     def _drop(self, watched: _Watched, during: str) -> None:
         self._record_error(watched.check, during)

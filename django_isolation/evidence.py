@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from types import CodeType, TracebackType
-from typing import Final
+from typing import Final, NamedTuple
 
 from django_isolation import origin
 
@@ -34,16 +33,14 @@ TOUCHED: Final = 1
 MAX_CHAINED: Final = 5  # __cause__ / __context__ links followed
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """Why a failed test is linked to a leak; a lower `rank` is stronger."""
 
     rank: int
     text: str
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     """What a failed test raised: its message and the code its traceback ran (the project's code and the raiser)."""
 
     message: str

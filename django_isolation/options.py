@@ -8,8 +8,8 @@ the run's header can print it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 EXIT_LEAKS_ONLY: Final = 10
 """Exit status when ``--isolation-fail`` is on and isolation leaks are the only failures.
@@ -23,8 +23,7 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One option as both fronts spell it."""
 
     flag: str
@@ -79,8 +78,7 @@ ALLOW: Final = Option(
 OPTIONS: Final = (CHECK, REPORT, FAIL, CHECKS, ALLOW)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Resolved options; ``sources`` maps each set ``dest`` to where it was set."""
 
     check: bool = False
@@ -88,7 +86,7 @@ class Settings:
     fail: bool = False
     checks: str | None = None
     allow: str | None = None
-    sources: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = MappingProxyType({})  # shared, and read-only
 
     @property
     def enabled(self) -> bool:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass
 from functools import lru_cache
 from types import CodeType, FrameType
-from typing import Final
+from typing import Final, NamedTuple
 
 _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__))
 MAX_FRAMES: Final = 5
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One frame of user code: a file (relative to the working directory when inside it)."""
 
     file: str

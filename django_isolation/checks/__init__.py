@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Final, Protocol, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 from django_isolation.origin import Frame
 
@@ -87,8 +87,7 @@ runs them all), the rest each add a little per check point.
 """
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One state item that differs from the session baseline.
 
     ``key`` identifies the item within its check; ``token`` identifies its
@@ -108,7 +107,7 @@ class Change:
     before: str | None
     after: str | None
     advice: str
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = MappingProxyType({})  # shared, and read-only
     origin: tuple[Frame, ...] = ()
     subjects: tuple[str, ...] = ()
     cause: str | None = None

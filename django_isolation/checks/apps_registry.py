@@ -18,9 +18,8 @@ import sys
 import weakref
 from collections import Counter
 from collections.abc import Hashable
-from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import django
 from django.apps import AppConfig, apps
@@ -57,8 +56,7 @@ ADVICE_REPLACED: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(NamedTuple):
     """Where a model class was defined, whether by a module's top level, and the how-manieth it was."""
 
     frames: tuple[origin.Frame, ...]

@@ -27,8 +27,7 @@ import pickle
 import sys
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.conf import settings
 from django.core.cache.backends import locmem
@@ -50,8 +49,7 @@ _Incr = Callable[..., Any]
 EntryKey = tuple[str, str]  # (cache alias, key as stored, with prefix and version)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     store: int  # id of the location's dict: where the write stacks are filed
     pickled: bytes
     expires: float | None

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.db import connections
 
@@ -56,14 +56,13 @@ ADVICE_AUTOCOMMIT: Final = (
 Flags = tuple[int, bool, "bool | None"]  # atomic depth, needs_rollback, autocommit (None: not connected)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Alias:
     start: Flags
     markers: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(NamedTuple):
     flags: dict[str, Flags]
     markers: dict[str, tuple[int, ...]]
 

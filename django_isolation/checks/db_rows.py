@@ -69,7 +69,7 @@ _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Insert:
     """One INSERT seen since the last check point: its statement and where it came from.
 
@@ -88,7 +88,7 @@ class _Insert:
         return _inserted_rows(self.sql, self.params, self.many)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Savepoint:
     """An open savepoint, with what was dirty and pending when it was made (or last rolled back to)."""
 
@@ -158,7 +158,7 @@ class _Writes:
         return next((s for s in reversed(self._savepoints) if s.name == name), None)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Row:
     """A row present now that was not there at the baseline."""
 
@@ -169,7 +169,7 @@ class _Row:
     leaked_model: str | None = None  # a content type's or permission's model, not registered at the baseline
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _TableState:
     """How one table differs from its baseline at the last check point."""
 
@@ -178,7 +178,7 @@ class _TableState:
     deleted: tuple[Any, ...] = ()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Database:
     """A watched database: its tables, their primary key columns and their baseline."""
 

@@ -24,7 +24,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -54,8 +54,7 @@ ADVICE_DDL: Final = (
 Statement = tuple[str, origin.RawStack]
 
 
-@dataclass(frozen=True)
-class _Constraint:
+class _Constraint(NamedTuple):
     """An index or a constraint of a table."""
 
     name: str  # as the database names it; SQLite's unnamed constraints are named by their text
@@ -64,20 +63,17 @@ class _Constraint:
     columns: frozenset[str]
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     columns: dict[str, str]  # name -> "varchar(32) NOT NULL"
     constraints: dict[str, _Constraint]  # by name
 
 
-@dataclass(frozen=True)
-class _Schema:
+class _Schema(NamedTuple):
     migrations: frozenset[tuple[str, str]]
     tables: dict[str, _Table]
 
 
-@dataclass(frozen=True)
-class _Difference:
+class _Difference(NamedTuple):
     """One item of a database that is not as at the baseline."""
 
     kind: str  # table, column, index, constraint, migration
@@ -90,7 +86,7 @@ class _Difference:
     near: str | None = None  # else the latest statement naming this (its table) is the likeliest
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _Database:
     """A watched test database: its baseline and how it differs from it at the last look."""
 

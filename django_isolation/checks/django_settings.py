@@ -20,9 +20,8 @@ import builtins
 import os
 import sys
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
 from types import FunctionType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.conf import LazySettings, settings
 
@@ -53,8 +52,7 @@ _Setter = Callable[[LazySettings, str, Any], None]
 _Deleter = Callable[[LazySettings, str], None]
 
 
-@dataclass(frozen=True)
-class _Snapshot:
+class _Snapshot(NamedTuple):
     wrapped: object
     values: dict[str, Any]
 
@@ -111,7 +109,7 @@ class DjangoSettingsCheck:
             after = current.values.get(name, _MISSING)
             if not _same(before, after):
                 changed = self._changed(name, before, after, current.wrapped)
-                changes.append(replace(changed, cause=OVERRIDE_CAUSE) if override_left else changed)
+                changes.append(changed._replace(cause=OVERRIDE_CAUSE) if override_left else changed)
         return changes
 
     def _setter(self, original: _Setter) -> _Setter:

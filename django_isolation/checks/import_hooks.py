@@ -19,8 +19,7 @@ import sys
 import types
 from collections import Counter
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from django_isolation.checks import Change, register
 
@@ -35,8 +34,7 @@ ADVICE_CACHE: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Hooks:
+class Hooks(NamedTuple):
     meta_path: Counter[str]
     path_hooks: Counter[str]
     cache: dict[str, str]  # directory -> finder class, for entries that hold a finder

@@ -27,8 +27,7 @@ import logging
 import logging.config
 import sys
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
@@ -47,8 +46,7 @@ ADVICE: Final = (
 ADVICE_DISABLE: Final = "call logging.disable(logging.NOTSET) when the test ends: self.addCleanup(logging.disable, 0)"
 
 
-@dataclass(frozen=True)
-class LoggerState:
+class LoggerState(NamedTuple):
     level: int
     propagate: bool
     disabled: bool
@@ -58,8 +56,7 @@ class LoggerState:
 DEFAULT: Final = LoggerState(logging.NOTSET, True, False, ())
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     disable: int
     loggers: dict[str, LoggerState]
 

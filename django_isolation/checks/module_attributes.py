@@ -100,18 +100,20 @@ class _Writes:
     count = 0
     active = False
     external: ClassVar[dict[tuple[str, str], origin.RawStack]] = {}
+    written: ClassVar[set[str]] = set()  # modules written since the last capture
 
     @classmethod
     def seen(cls, module: ModuleType, name: str) -> None:
         if not cls.active:
             return
         cls.count += 1
+        cls.written.add(module.__name__)
         writer = sys._getframe(2)
         if writer.f_globals is not module.__dict__:  # a module's own code setting its state is not a leak
             cls.external[(module.__name__, name)] = origin.raw_stack(writer)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class _ModuleState:
     """A copy of one module's watched state: globals, its classes' attributes, its containers' contents."""
 
@@ -136,10 +138,18 @@ class ModuleAttributesCheck:
         self._roots = _roots()
         self._modules: dict[str, ModuleType] = {}
         self._rejected: set[str] = set()
-        self._class_dicts: list[MappingProxyType[str, Any]] = []
-        self._class_copies: list[dict[str, Any]] = []  # of the class dicts, as at the last move
+        self._classes: dict[str, list[tuple[MappingProxyType[str, Any], dict[str, Any]]]] = {}  # namespace, copy
+        self._containers_in: dict[str, list[Any]] = {}  # module -> its module-level containers
+        self._class_dicts: list[MappingProxyType[str, Any]] = []  # every watched class's namespace...
+        self._class_copies: list[dict[str, Any]] = []  # ...a copy of it, as at the last move...
+        self._class_owners: list[str] = []  # ...and its module
         self._class_moves = 0
         self._containers: list[Any] = []
+        self._container_owners: list[str] = []
+        self._container_sizes: list[int] = []  # as at the last capture
+        self._dirty: set[str] = set()  # modules whose state may differ from their last snapshot
+        self._states: State = {}  # the last snapshot of each module
+        self._found: dict[str, tuple[_ModuleState, list[Change], dict[str, tuple[CodeType, ...]]]] = {}
         self._reference: State = {}
         self._known = 0
         self._sweeps = 0
@@ -147,7 +157,7 @@ class ModuleAttributesCheck:
         self._reader_cache: dict[str, tuple[Hashable, tuple[CodeType, ...]]] = {}
 
     def start(self) -> None:
-        _Writes.active, _Writes.count, _Writes.external = True, 0, {}
+        _Writes.active, _Writes.count, _Writes.external, _Writes.written = True, 0, {}, set()
         self._refresh()
 
     def stop(self) -> None:
@@ -160,11 +170,12 @@ class ModuleAttributesCheck:
     def fingerprint(self, sweep: bool) -> Hashable:
         if sweep:
             self._sweeps += 1  # containers changed in place at equal length are compared in full here
+            self._dirty.update(self._modules)
         if len(sys.modules) != self._known:
             self._refresh()
         if self._classes_moved():
             self._class_moves += 1
-            self._class_copies = [dict(namespace) for namespace in self._class_dicts]
+            self._copy_moved_classes()
         return _Writes.count, self._known, self._sweeps, self._class_moves, tuple(map(len, self._containers))
 
     def _classes_moved(self) -> bool:
@@ -174,27 +185,55 @@ class ModuleAttributesCheck:
         except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
             return True
 
+    def _copy_moved_classes(self) -> None:
+        """Copy again the namespaces that moved; their modules are snapshot again at the next capture."""
+        for namespace, copy, owner in zip(self._class_dicts, self._class_copies, self._class_owners):
+            if _differs(namespace, copy):
+                copy.clear()
+                copy.update(namespace)
+                self._dirty.add(owner)
+
     def capture(self) -> State:
-        self._index()  # globals rebound since the last look hold other classes and containers
-        state = {name: _snapshot(module) for name, module in self._modules.items()}
-        for name, module_state in state.items():
-            self._reference.setdefault(name, module_state)  # modules first imported after the baseline
-        return state
+        """Snapshot again only the modules that may have changed: written, a class or container moved, a sweep."""
+        sizes = list(map(len, self._containers))
+        moved = {owner for owner, now, then in zip(self._container_owners, sizes, self._container_sizes) if now != then}
+        dirty = [name for name in self._modules if name in self._dirty or name in _Writes.written or name in moved]
+        self._dirty.clear()
+        _Writes.written.clear()
+        for name in dirty:
+            self._index(name)  # globals rebound since the last look hold other classes and containers
+            self._states[name] = _snapshot(self._modules[name])
+            self._reference.setdefault(name, self._states[name])  # modules first imported after the baseline
+        if dirty:
+            self._flatten()
+        self._container_sizes = list(map(len, self._containers))
+        return dict(self._states)
 
     def diff(self, baseline: State, current: State) -> list[Change]:
+        """The changes of every module, those of modules not snapshot again since the last diff as they were."""
         changes: list[Change] = []
         readers: dict[str, tuple[CodeType, ...]] = {}
         for name, now in current.items():
-            reference = self._reference.get(name)
-            if reference is not None:
-                found = self._global_changes(name, reference, now)
-                found += _class_changes(name, reference, now)
-                found += _container_changes(name, reference, now)
-                if CODE_WATCH.available:  # the code that reads a change is only watched through sys.monitoring
-                    readers.update((change.key, self._readers_of(name, now, change)) for change in found)
-                changes += found
+            known = self._found.get(name)
+            if known is None or known[0] is not now:
+                known = self._found[name] = (now, *self._module_changes(name, now))
+            changes += known[1]
+            readers.update(known[2])
         self._readers = readers
         return changes
+
+    def _module_changes(
+        self, name: str, now: _ModuleState
+    ) -> tuple[list[Change], dict[str, tuple[CodeType, ...]]]:
+        reference = self._reference.get(name)
+        if reference is None:
+            return [], {}
+        found = self._global_changes(name, reference, now)
+        found += _class_changes(name, reference, now)
+        found += _container_changes(name, reference, now)
+        if not CODE_WATCH.available:  # the code that reads a change is only watched through sys.monitoring
+            return found, {}
+        return found, {change.key: self._readers_of(name, now, change) for change in found}
 
     def test_started(self) -> None:
         """Watch, while this test runs, the code that reads the state changed so far (Python 3.12+)."""
@@ -226,21 +265,36 @@ class ModuleAttributesCheck:
     def _refresh(self) -> None:
         """Watch first-party modules imported since the last look (hook their writes, list their classes)."""
         self._known = len(sys.modules)
+        new = []
         for name, module in list(sys.modules.items()):
             if name not in self._modules and name not in self._rejected:
                 if self._first_party(name, module):
                     module.__class__ = _WatchedModule
                     self._modules[name] = module
+                    new.append(name)
                 else:
                     self._rejected.add(name)
-        self._index()
+        for name in new:
+            self._index(name)
+            self._dirty.add(name)
+        if new:
+            self._flatten()
 
-    def _index(self) -> None:
-        self._class_dicts = [vars(cls) for module in self._modules.values() for cls in _classes_of(module)]
-        self._class_copies = [dict(namespace) for namespace in self._class_dicts]
-        self._containers = [
-            value for module in self._modules.values() for key, value in _containers_of(vars(module)).items()
-        ]
+    def _index(self, name: str) -> None:
+        """List the classes and containers module `name` holds now."""
+        module = self._modules[name]
+        self._classes[name] = [(vars(cls), dict(vars(cls))) for cls in _classes_of(module)]
+        self._containers_in[name] = list(_containers_of(vars(module)).values())
+
+    def _flatten(self) -> None:
+        """The per-module lists as the flat ones a check point compares."""
+        classes = [(name, pair) for name, pairs in self._classes.items() for pair in pairs]
+        self._class_dicts = [namespace for _, (namespace, _) in classes]
+        self._class_copies = [copy for _, (_, copy) in classes]
+        self._class_owners = [name for name, _ in classes]
+        containers = [(name, value) for name, values in self._containers_in.items() for value in values]
+        self._containers = [value for _, value in containers]
+        self._container_owners = [name for name, _ in containers]
 
     def _first_party(self, name: str, module: object) -> bool:
         if name == "__main__" or type(module) is not ModuleType:  # leave modules with a class of their own alone
@@ -264,6 +318,13 @@ class ModuleAttributesCheck:
             advice = (ADVICE_MONKEYPATCH if _by_monkeypatch(stack) else ADVICE_GLOBAL).format(target=target)
             changes.append(_change(target, before, after, advice, origin.user_frames_of(stack), (name,)))
         return changes
+
+
+def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
+    try:
+        return bool(namespace != copy)
+    except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
+        return True
 
 
 def _by_monkeypatch(stack: origin.RawStack) -> bool:

@@ -24,9 +24,8 @@ import sys
 import weakref
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType, FunctionType, ModuleType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.db.models.base import ModelBase
 
@@ -55,8 +54,7 @@ ADVICE_DESYNC: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Modules:
+class Modules(NamedTuple):
     """A capture: every ``sys.modules`` entry and the submodules whose package attribute is another module."""
 
     entries: dict[str, object]

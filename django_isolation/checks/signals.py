@@ -27,10 +27,9 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from itertools import compress
 from types import FrameType, ModuleType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import django
 from django.apps import apps
@@ -61,8 +60,7 @@ _Connect = Callable[..., None]
 _Disconnect = Callable[..., bool]
 
 
-@dataclass(frozen=True)
-class _Receiver:
+class _Receiver(NamedTuple):
     signal: Signal
     lookup_key: LookupKey
     ref: Any  # what Signal.receivers holds: a weak reference, or the receiver itself for weak=False
@@ -76,8 +74,7 @@ class _Receiver:
         return bool(_make_id(self.target()) == _make_id(other.target()))
 
 
-@dataclass(frozen=True)
-class _Connection:
+class _Connection(NamedTuple):
     stack: origin.RawStack
     exempt: bool  # made by Django itself or by a module's top-level code: not a test's doing
     sender_name: str

@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -52,8 +51,7 @@ ADVICE_PROCESS: Final = (
 )
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(NamedTuple):
     active: str | None
     active_id: int
     tz_env: str | None

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.conf import settings
 from django.urls import base, resolvers
@@ -43,8 +42,7 @@ ADVICE_STALE: Final = (
 )
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(NamedTuple):
     override: str | None
     stale: str | None  # why the cached ROOT_URLCONF resolver no longer matches the module, if it does not
 

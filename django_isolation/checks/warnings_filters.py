@@ -25,8 +25,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from django_isolation.checks import Change, ordered_changes, register
 
@@ -45,8 +44,7 @@ ADVICE: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(NamedTuple):
     filters: tuple[str, ...]
     showwarning: str
     showwarning_id: int
