@@ -122,3 +122,52 @@ def test_help_texts_are_plain_text() -> None:
         isolation = [line for line in shown.output.splitlines() if "isolation" in line.lower()]
         assert isolation, shown.output
         assert not [line for line in isolation if "``" in line or re.search(r":\w+:`", line)], isolation
+
+
+THIRD_PARTY_CHECK = """\
+from django_isolation.checks import Change, register
+
+REGISTERED = []
+
+
+@register
+class RegistryCheck:
+    name = "scenario_registry"
+
+    def start(self): pass
+    def stop(self): pass
+    def fingerprint(self, sweep): return len(REGISTERED)
+    def capture(self): return list(REGISTERED)
+
+    def diff(self, baseline, current):
+        return [
+            Change(key=item, token=item, summary=f"{item} registered", before=None, after=item, advice="unregister it")
+            for item in current if item not in baseline
+        ]
+"""
+THIRD_PARTY_LEAK = """
+    from django.test import SimpleTestCase
+
+    import scenario_check
+
+
+    class RegisteringTests(SimpleTestCase):
+        def test_registers(self):
+            scenario_check.REGISTERED.append("plugin")
+"""
+
+
+def test_a_check_declared_by_an_installed_distribution_runs_by_default(scenario: Scenario) -> None:
+    (scenario.root / "scenario_check.py").write_text(THIRD_PARTY_CHECK)
+    scenario.write("test_registers.py", THIRD_PARTY_LEAK)
+    undeclared = scenario.run(checks="default")
+    assert "scenario_registry" not in undeclared.report["checks"]  # type: ignore[index]
+    declared = scenario.root / "scenario_check-1.0.dist-info"
+    declared.mkdir()
+    (declared / "METADATA").write_text("Metadata-Version: 2.1\nName: scenario-check\nVersion: 1.0\n")
+    (declared / "entry_points.txt").write_text("[django_isolation.checks]\nregistry = scenario_check\n")
+    run = scenario.run(checks="default")
+    assert "scenario_registry" in run.report["checks"]  # type: ignore[index]
+    [finding] = [f for f in run.findings if f["check"] == "scenario_registry"]
+    assert finding["test"] == scenario.test_id("test_registers", "RegisteringTests", "test_registers")
+    assert finding["summary"] == "plugin registered"
