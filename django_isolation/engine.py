@@ -267,21 +267,22 @@ class Engine:
         """A test database is about to be destroyed: checks let go of their connections."""
         self._notify("release")
 
-    def test_started(self, test_id: str) -> None:
-        """Record `test_id` in the run order and the leaks live as it starts."""
+    def test_started(self, test_id: str, module: str | None = None) -> None:
+        """Record `test_id` in the run order and the leaks live as it starts; `module` defines the test."""
         self._order.append(test_id)
         if self._findings:
             self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
         self._notify("test_started")
+        self._notify("test_module", module)
 
-    def _notify(self, hook: str) -> None:
+    def _notify(self, hook: str, *args: Any) -> None:
         """Call the optional method `hook` of every check that has one (looked up once per hook)."""
         hooks = self._hooks.get(hook)
         if hooks is None:
             hooks = self._hooks[hook] = [(w, m) for w in self._watched if (m := getattr(w.check, hook, None))]
         for watched, method in hooks:
             try:
-                method()
+                method(*args)
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._drop(watched, hook)
 

@@ -67,7 +67,7 @@ class IsolationPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
         self._owners = [Scope(item.nodeid, "test", allow=_allowed(item))]
         self._scope_leaks = []
-        self.engine.test_started(item.nodeid)
+        self.engine.test_started(item.nodeid, _module_name(item))
         return (yield)
 
     @pytest.hookimpl(wrapper=True)
@@ -180,6 +180,12 @@ def _allowed(node: pytest.Item | pytest.Collector) -> tuple[str, ...]:
     """Patterns from ``isolation_allow`` marks on `node` and its parents, and from the decorator."""
     marked = tuple(str(pattern) for mark in node.iter_markers(allow.MARKER) for pattern in mark.args)
     return marked + allow.patterns_of(getattr(node, "obj", None), getattr(node, "cls", None))
+
+
+def _module_name(item: pytest.Item) -> str | None:
+    """The name of the module that defines `item`'s test function, if it is one."""
+    function = getattr(item, "function", None) if isinstance(item, pytest.Function) else None
+    return getattr(function, "__module__", None)
 
 
 def _fixture_label(argname: str) -> str:

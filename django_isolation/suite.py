@@ -53,7 +53,7 @@ class IsolationFront:
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         method = getattr(test, getattr(test, "_testMethodName", ""), None)
         self._test, self._test_scope = test, Scope(test.id(), "test", allow=allow.patterns_of(method, type(test)))
-        self.engine.test_started(self._test_scope.id)
+        self.engine.test_started(self._test_scope.id, type(test).__module__)
         self._failures_before = _failure_count(result)
         self._error = None
         self._watch_errors(result)

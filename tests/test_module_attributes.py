@@ -459,3 +459,63 @@ def test_a_hand_made_monkeypatch_never_undone_is_told_to_add_its_undo_as_a_clean
     assert patched["advice"].startswith("a MonkeyPatch() made by hand (in setUp, a helper) is never undone: ")
     assert "self.addCleanup(mp.undo)" in patched["advice"]
     assert patched["origin"][0]["function"] == "test_a_settings_cutoff"
+
+
+HELPERS = """
+    from scenario.sensors import PythonVersion
+
+
+    def pretend_alpha():
+        PythonVersion.value = lambda self: (3, 9, 0, "alpha", 1)
+"""
+THROUGH_A_HELPER = """
+    from unittest import TestCase
+
+    from scenario.helpers import pretend_alpha
+
+
+    class HelperTests(TestCase):
+        def test_a_clean(self):
+            pass
+
+        def test_b_through_the_helper(self):
+            pretend_alpha()
+
+        def test_c_clean(self):
+            pass
+"""
+OUT_OF_REACH = """
+    import importlib
+    from unittest import TestCase
+
+
+    class FarTests(TestCase):
+        def test_a_clean(self):
+            pass
+
+        def test_b_by_name(self):
+            importlib.import_module("scenario.sensors").PythonVersion.format = classmethod(lambda cls, value: "?")
+
+        def test_c_clean(self):
+            pass
+"""
+
+
+def test_a_class_the_tests_module_reaches_is_compared_at_each_test_and_any_other_where_the_module_ends(
+    scenario: Scenario,
+) -> None:
+    # Between sweeps a check point compares the classes of the test's module and of the modules it reaches two
+    # imports deep (the helper's module, the sensors it imports); a class out of that reach is compared where
+    # the module ends, and its change is the module's.
+    scenario.write("sensors.py", SENSORS)
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_a_helper.py", THROUGH_A_HELPER)
+    scenario.write("test_b_far.py", OUT_OF_REACH)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    found = {f["details"]["target"]: f["test"] for f in run.findings}
+    far_module = "scenario.test_b_far" if scenario.runner == "django" else "scenario/test_b_far.py"
+    assert found == {
+        "scenario.sensors.PythonVersion.value": scenario.test_id("test_a_helper", "HelperTests", "test_b_through_the_helper"),
+        "scenario.sensors.PythonVersion.format": far_module,
+    }

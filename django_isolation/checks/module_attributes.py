@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import ne
 from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, NamedTuple
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
@@ -59,6 +59,8 @@ from django_isolation.evidence import code_names
 FIRST_PARTY_ENV: Final = "DJANGO_ISOLATION_FIRST_PARTY"
 STATE_DECLARATION: Final = "__isolation_state__"
 _CONTAINERS: Final = (dict, list, set, deque)
+REACH_DEPTH: Final = 2
+"""How many imports deep from a test's module the classes compared at its check points go."""
 _ABSENT: Final = object()
 _NOT_INHERITED: Final = object()
 
@@ -127,6 +129,28 @@ class _ModuleState:
 State = dict[str, _ModuleState]
 
 
+class _Watch(NamedTuple):
+    """Class namespaces with a copy of each (as at its last move) and containers, with the module of each."""
+
+    namespaces: list[MappingProxyType[str, Any]]
+    copies: list[dict[str, Any]]
+    class_owners: list[str]
+    containers: list[Any]
+    container_owners: list[str]
+
+    @classmethod
+    def of(cls, watches: dict[str, _Watch]) -> _Watch:
+        """One watch of every module's in `watches`."""
+        parts = list(watches.values())
+        return cls(
+            [namespace for part in parts for namespace in part.namespaces],
+            [copy for part in parts for copy in part.copies],
+            [owner for part in parts for owner in part.class_owners],
+            [container for part in parts for container in part.containers],
+            [owner for part in parts for owner in part.container_owners],
+        )
+
+
 @register
 class ModuleAttributesCheck:
     """Globals, class attributes and containers of first-party modules changed by a test and not restored."""
@@ -138,21 +162,17 @@ class ModuleAttributesCheck:
         self._roots = _roots()
         self._modules: dict[str, ModuleType] = {}
         self._rejected: set[str] = set()
-        self._classes: dict[str, list[tuple[MappingProxyType[str, Any], dict[str, Any]]]] = {}  # namespace, copy
-        self._containers_in: dict[str, list[Any]] = {}  # module -> its module-level containers
-        self._class_dicts: list[MappingProxyType[str, Any]] = []  # every watched class's namespace...
-        self._class_copies: list[dict[str, Any]] = []  # ...a copy of it, as at the last move...
-        self._class_owners: list[str] = []  # ...and its module
-        self._class_moves = 0
-        self._containers: list[Any] = []
-        self._container_owners: list[str] = []
-        self._container_sizes: list[int] = []  # as at the last capture
+        self._held: dict[str, _Watch] = {}  # module -> its classes and containers
+        self._everything = _Watch.of({})  # every watched module's, compared at sweeps
+        self._compared: _Watch | None = None  # what a check point compares (None: everything)
+        self._reach: dict[str, _Watch] = {}  # test module -> what its tests' check points compare
+        self._sizes: dict[int, int] = {}  # id of a container -> its length when last looked at
+        self._moves = 0  # times something moved outside module writes: a class, a container, new modules
         self._dirty: set[str] = set()  # modules whose state may differ from their last snapshot
         self._states: State = {}  # the last snapshot of each module
         self._found: dict[str, tuple[_ModuleState, list[Change], dict[str, tuple[CodeType, ...]]]] = {}
         self._reference: State = {}
         self._known = 0
-        self._sweeps = 0
         self._readers: dict[str, tuple[CodeType, ...]] = {}  # change key -> code that reads what it changed
         self._reader_cache: dict[str, tuple[Hashable, tuple[CodeType, ...]]] = {}
 
@@ -168,36 +188,83 @@ class ModuleAttributesCheck:
                 module.__class__ = ModuleType  # type: ignore[assignment]
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        if sweep:
-            self._sweeps += 1  # containers changed in place at equal length are compared in full here
-            self._dirty.update(self._modules)
         if len(sys.modules) != self._known:
             self._refresh()
-        if self._classes_moved():
-            self._class_moves += 1
-            self._copy_moved_classes()
-        return _Writes.count, self._known, self._sweeps, self._class_moves, tuple(map(len, self._containers))
+        watch = self._compared if self._compared is not None and not sweep else self._everything
+        if _moved(watch.namespaces, watch.copies):
+            self._copy_moved_classes(watch)
+        if any(map(ne, map(len, watch.containers), map(self._sizes.__getitem__, map(id, watch.containers)))):
+            self._note_resized(watch)
+        if sweep:  # containers changed in place at equal length
+            self._note_changed_in_place()
+        return _Writes.count, self._moves
 
-    def _classes_moved(self) -> bool:
-        """Whether any class namespace differs from its copy: ``mappingproxy != dict`` runs in C."""
-        try:
-            return any(map(ne, self._class_dicts, self._class_copies))
-        except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
-            return True
+    def test_module(self, name: str | None) -> None:
+        """Between sweeps, compare only what the running test's module reaches (its own and its imports')."""
+        if name not in self._modules:
+            self._compared = None  # not first-party code, or not a module's test: everything
+            return
+        reach = self._reach.get(name)
+        if reach is None:
+            reach = self._reach[name] = self._reached(name)
+        self._compared = reach
 
-    def _copy_moved_classes(self) -> None:
-        """Copy again the namespaces that moved; their modules are snapshot again at the next capture."""
-        for namespace, copy, owner in zip(self._class_dicts, self._class_copies, self._class_owners):
+    def _reached(self, name: str) -> _Watch:
+        """The classes and containers of module `name` and of the first-party modules its globals reach, two
+        imports deep."""
+        modules, frontier = {name}, [name]
+        for _ in range(REACH_DEPTH):
+            frontier = [home for module in frontier for home in self._homes(module) if home not in modules]
+            modules.update(frontier)
+        return _Watch.of({module: self._held[module] for module in modules if module in self._held})
+
+    def _homes(self, name: str) -> set[str]:
+        """The watched modules that the globals of module `name` are, or were defined in."""
+        homes = set()
+        for value in list(vars(self._modules[name]).values()):
+            kind = type(value)
+            if issubclass(kind, ModuleType):
+                home = vars(value).get("__name__")
+            elif issubclass(kind, type):
+                home = vars(value).get("__module__")
+            else:
+                home = value.__module__ if kind is FunctionType else None
+            if isinstance(home, str) and home in self._modules:
+                homes.add(home)
+        return homes
+
+    def _copy_moved_classes(self, watch: _Watch) -> None:
+        """Copy again the namespaces that moved (in place: every watch shares the copies); their modules are
+        snapshot again at the next capture."""
+        for namespace, copy, owner in zip(watch.namespaces, watch.copies, watch.class_owners):
             if _differs(namespace, copy):
                 copy.clear()
                 copy.update(namespace)
-                self._dirty.add(owner)
+                self._moved(owner)
+
+    def _note_resized(self, watch: _Watch) -> None:
+        for container, owner in zip(watch.containers, watch.container_owners):
+            if len(container) != self._sizes[id(container)]:
+                self._sizes[id(container)] = len(container)
+                self._moved(owner)
+
+    def _note_changed_in_place(self) -> None:
+        """Where a module ends: the modules whose containers differ from their last snapshot, same length or not."""
+        for name, state in self._states.items():
+            namespace = vars(self._modules[name])
+            for key, (identity, contents) in state.containers.items():
+                value = namespace.get(key)
+                if value is not None and id(value) == identity and _contents(value)[1] != contents:
+                    self._moved(name)
+                    break
+
+    def _moved(self, module: str) -> None:
+        self._moves += 1
+        self._dirty.add(module)
 
     def capture(self) -> State:
-        """Snapshot again only the modules that may have changed: written, a class or container moved, a sweep."""
-        sizes = list(map(len, self._containers))
-        moved = {owner for owner, now, then in zip(self._container_owners, sizes, self._container_sizes) if now != then}
-        dirty = [name for name in self._modules if name in self._dirty or name in _Writes.written or name in moved]
+        """Snapshot again only the modules that may have changed: written, or a class or container moved."""
+        dirty = [name for name in self._modules if name in self._dirty or name in _Writes.written]
         self._dirty.clear()
         _Writes.written.clear()
         for name in dirty:
@@ -206,7 +273,6 @@ class ModuleAttributesCheck:
             self._reference.setdefault(name, self._states[name])  # modules first imported after the baseline
         if dirty:
             self._flatten()
-        self._container_sizes = list(map(len, self._containers))
         return dict(self._states)
 
     def diff(self, baseline: State, current: State) -> list[Change]:
@@ -276,25 +342,26 @@ class ModuleAttributesCheck:
                     self._rejected.add(name)
         for name in new:
             self._index(name)
-            self._dirty.add(name)
+            self._moved(name)
         if new:
             self._flatten()
 
     def _index(self, name: str) -> None:
         """List the classes and containers module `name` holds now."""
         module = self._modules[name]
-        self._classes[name] = [(vars(cls), dict(vars(cls))) for cls in _classes_of(module)]
-        self._containers_in[name] = list(_containers_of(vars(module)).values())
+        classes = [(vars(cls), dict(vars(cls))) for cls in _classes_of(module)]
+        containers = list(_containers_of(vars(module)).values())
+        self._held[name] = _Watch(
+            [namespace for namespace, _ in classes], [copy for _, copy in classes], [name] * len(classes),
+            containers, [name] * len(containers),
+        )  # fmt: skip
+        self._sizes.update((id(container), len(container)) for container in containers)
 
     def _flatten(self) -> None:
-        """The per-module lists as the flat ones a check point compares."""
-        classes = [(name, pair) for name, pairs in self._classes.items() for pair in pairs]
-        self._class_dicts = [namespace for _, (namespace, _) in classes]
-        self._class_copies = [copy for _, (_, copy) in classes]
-        self._class_owners = [name for name, _ in classes]
-        containers = [(name, value) for name, values in self._containers_in.items() for value in values]
-        self._containers = [value for _, value in containers]
-        self._container_owners = [name for name, _ in containers]
+        """Everything, from the modules' own watches; the tests' reaches are made again as they come."""
+        self._everything = _Watch.of(self._held)
+        self._reach.clear()
+        self._compared = None  # until the next test says which module it is from
 
     def _first_party(self, name: str, module: object) -> bool:
         if name == "__main__" or type(module) is not ModuleType:  # leave modules with a class of their own alone
@@ -318,6 +385,14 @@ class ModuleAttributesCheck:
             advice = (ADVICE_MONKEYPATCH if _by_monkeypatch(stack) else ADVICE_GLOBAL).format(target=target)
             changes.append(_change(target, before, after, advice, origin.user_frames_of(stack), (name,)))
         return changes
+
+
+def _moved(namespaces: list[MappingProxyType[str, Any]], copies: list[dict[str, Any]]) -> bool:
+    """Whether any class namespace differs from its copy: ``mappingproxy != dict`` runs in C."""
+    try:
+        return any(map(ne, namespaces, copies))
+    except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
+        return True
 
 
 def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
