@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
+from operator import itemgetter
 from typing import Any, Final
 
 from django.apps import apps
@@ -38,6 +39,7 @@ from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django_isolation import origin
 from django_isolation.checks import Change, register
 from django_isolation.checks._database import TAP, DatabaseCheck, Reader, is_test_database
+from django_isolation.checks._thread_locals import thread_storage
 
 TableKey = tuple[str, str]
 MAX_ROWS_SHOWN: Final = 20
@@ -64,6 +66,7 @@ _WRITE = re.compile(
     r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
 )
 _INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
+_NAME: Final = itemgetter("NAME")
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
 _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
@@ -207,7 +210,7 @@ class DbRowsCheck(DatabaseCheck):
         self._test_databases: set[tuple[str, Any]] = set()  # (alias, NAME) seen to be a test database
         self._serials = count(1)
         self._fingerprint: Hashable = ()
-        self._names: tuple[str, ...] = ()
+        self._names: tuple[Any, ...] = ()
         self._unreadable: set[tuple[str, str]] = set()
         self._models_at_start: frozenset[tuple[str, str]] | None = None  # (app label, model name) at the baseline
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
@@ -219,7 +222,7 @@ class DbRowsCheck(DatabaseCheck):
                 f"refusing to read database {name!r} (alias {alias!r}): a write was seen on it and it is not a "
                 f"test database (its name neither starts with {TEST_DATABASE_PREFIX!r} nor is TEST['NAME'])"
             )
-        names = tuple(str(settings.get("NAME")) for settings in connections.settings.values())
+        names = tuple(map(_NAME, connections.settings.values()))  # every alias has one (Django sets "" if unset)
         if names != self._names:  # a test database was set up or destroyed
             self._names = names
             self._forget_gone_databases()
@@ -339,8 +342,8 @@ class DbRowsCheck(DatabaseCheck):
 
     def _transaction_moves(self, alias: str) -> tuple[bool, bool]:
         """Whether a transaction is open now, and whether the one open at the last check point has ended."""
-        connection = connections[alias]
-        now = connection.connection is not None and connection.in_atomic_block
+        connection = _made_connection(alias)
+        now = connection is not None and connection.connection is not None and connection.in_atomic_block
         before, self._in_transaction[alias] = self._in_transaction.get(alias, False), now
         return now, before and not now
 
@@ -568,6 +571,12 @@ def _natural_key_queries(connection: BaseDatabaseWrapper) -> dict[str, str]:
         f"SELECT p.{pk}, c.{label}, c.{model}, p.{codename} FROM {table} p LEFT JOIN {ct_table} c ON c.{ct_pk} = p.{fk}"
     )
     return queries
+
+
+def _made_connection(alias: str) -> BaseDatabaseWrapper | None:
+    """The thread's connection for `alias` if it was made, without asgiref's cost (``connections[alias]``)."""
+    made = thread_storage(connections._connections)
+    return connections[alias] if made is None else made.get(alias)
 
 
 def _ids(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str, natural: str | None) -> dict[Any, Any]:
