@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
+from functools import cache
+from types import MethodType
 from typing import Any, Final, TypeVar
 
 ATTRIBUTE: Final = "__isolation_allow__"
@@ -35,8 +37,23 @@ def isolation_allow(*patterns: str) -> Callable[[Decorated], Decorated]:
 
 
 def patterns_of(*targets: object) -> tuple[str, ...]:
-    """The patterns :func:`isolation_allow` put on `targets` (a test function, its class)."""
-    return tuple(pattern for target in targets for pattern in getattr(target, ATTRIBUTE, ()))
+    """The patterns :func:`isolation_allow` put on `targets` (a test function or method, its class)."""
+    return tuple(pattern for target in targets for pattern in _patterns(target))
+
+
+def _patterns(target: object) -> tuple[str, ...]:
+    """Read without ``getattr`` of a missing name, which raises (and costs) inside: this runs for every test."""
+    if isinstance(target, type):
+        return _class_patterns(target)
+    function = target.__func__ if isinstance(target, MethodType) else target
+    namespace = getattr(function, "__dict__", None)
+    return tuple(namespace.get(ATTRIBUTE, ())) if isinstance(namespace, dict) else ()
+
+
+@cache
+def _class_patterns(cls: type) -> tuple[str, ...]:
+    """A class's patterns, its bases' included (set when the class is defined)."""
+    return tuple(getattr(cls, ATTRIBUTE, ()))
 
 
 def split(text: str | None) -> tuple[str, ...]:

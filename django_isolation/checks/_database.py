@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from operator import itemgetter
+from typing import Any, Final
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -67,6 +68,8 @@ class StatementTap:
         for watcher in self._watchers:
             watcher(context["connection"].alias, sql)
         result = execute(sql, params, many, context)
+        if sql.startswith("SELECT"):  # the ORM's, most of a suite's statements: no slice, no upper()
+            return result
         head = sql[:6].upper()
         if head != "SELECT":
             if head[:1].isspace():
@@ -77,6 +80,7 @@ class StatementTap:
 
 
 TAP = StatementTap()
+_NAME: Final = itemgetter("NAME")
 
 
 class DatabaseCheck(ABC):
@@ -99,6 +103,12 @@ class DatabaseCheck(ABC):
     @abstractmethod
     def _statement(self, head: str, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         """A :data:`Listener`: see each statement but a ``SELECT``, after it ran."""
+
+
+def database_names() -> tuple[Any, ...]:
+    """The ``NAME`` of every configured database (Django sets ``""`` where none is given): it changes when a
+    test database is set up or destroyed."""
+    return tuple(map(_NAME, connections.settings.values()))
 
 
 def is_test_database(connection: BaseDatabaseWrapper) -> bool:

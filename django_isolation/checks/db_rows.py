@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
-from operator import itemgetter
 from typing import Any, Final
 
 from django.apps import apps
@@ -38,7 +37,7 @@ from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
-from django_isolation.checks._database import TAP, DatabaseCheck, Reader, is_test_database
+from django_isolation.checks._database import TAP, DatabaseCheck, Reader, database_names, is_test_database
 from django_isolation.checks._thread_locals import thread_storage
 
 TableKey = tuple[str, str]
@@ -66,7 +65,6 @@ _WRITE = re.compile(
     r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
 )
 _INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
-_NAME: Final = itemgetter("NAME")
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
 _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
@@ -222,7 +220,7 @@ class DbRowsCheck(DatabaseCheck):
                 f"refusing to read database {name!r} (alias {alias!r}): a write was seen on it and it is not a "
                 f"test database (its name neither starts with {TEST_DATABASE_PREFIX!r} nor is TEST['NAME'])"
             )
-        names = tuple(map(_NAME, connections.settings.values()))  # every alias has one (Django sets "" if unset)
+        names = database_names()
         if names != self._names:  # a test database was set up or destroyed
             self._names = names
             self._forget_gone_databases()

@@ -31,7 +31,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
-from django_isolation.checks._database import DatabaseCheck, is_test_database
+from django_isolation.checks._database import DatabaseCheck, database_names, is_test_database
 
 MIGRATIONS_TABLE: Final = "django_migrations"
 STACK_DEPTH: Final = 64  # from the statement to the test: ~40 frames under call_command("migrate")
@@ -109,11 +109,11 @@ class DbSchemaCheck(DatabaseCheck):
         super().__init__()
         self._databases: dict[str, _Database] = {}
         self._statements: dict[str, deque[Statement]] = {}  # alias -> schema statements since the last check point
-        self._names: tuple[str, ...] = ()
+        self._names: tuple[Any, ...] = ()
         self._version = 0
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        names = tuple(str(settings.get("NAME")) for settings in connections.settings.values())
+        names = database_names()
         if names != self._names:  # a test database was set up or destroyed
             self._names = names
             self._mark_gone_databases()

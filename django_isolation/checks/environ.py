@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Final
 
 from django_isolation.checks import Change, register
@@ -38,16 +38,40 @@ class EnvironCheck:
 
     name = "environ"
 
+    def __init__(self) -> None:
+        self._writes = 0
+        self._originals: dict[str, Callable[..., Any]] = {}
+        self._hooks: dict[str, Callable[..., Any]] = {}
+
     def start(self) -> None:
-        pass
+        """Count writes through ``os.environ`` (and ``os.environb``), whose class is wrapped, not changed."""
+        kind = type(os.environ)
+        for name in ("__setitem__", "__delitem__"):
+            original = self._originals[name] = kind.__dict__[name]
+            self._hooks[name] = self._counting(original)
+            setattr(kind, name, self._hooks[name])
 
     def stop(self) -> None:
-        pass
+        kind = type(os.environ)
+        for name, hook in self._hooks.items():
+            if kind.__dict__.get(name) is hook:  # nobody wrapped ours in the meantime
+                setattr(kind, name, self._originals[name])
+        self._originals, self._hooks = {}, {}
+
+    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def write(environ: Any, key: Any, *value: Any) -> Any:
+            if key not in IGNORED:
+                self._writes += 1
+            return original(environ, key, *value)
+
+        return write
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        # os.environ keeps its (encoded) items in a plain dict: two tuples of references, no tuple per item.
+        if not sweep:
+            return self._writes
+        # And where a module ends, what a write past os.environ's class would change (its plain dict of items).
         data: Mapping[Any, Any] = getattr(os.environ, "_data", os.environ)
-        return tuple(data), tuple(data.values())
+        return self._writes, tuple(data), tuple(data.values())
 
     def capture(self) -> Environ:
         return {name: value for name, value in os.environ.items() if name not in IGNORED}

@@ -10,6 +10,7 @@ of ``setlocale`` itself, so wrapping it cannot tell reads from writes cheaply.
 
 from __future__ import annotations
 
+import _locale
 import locale
 from collections.abc import Hashable
 from typing import Final
@@ -41,8 +42,9 @@ class LocaleCheck:
         pass
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        # One query: LC_ALL names every category ("LC_CTYPE=...;LC_NUMERIC=...") as soon as they differ.
-        return locale.setlocale(locale.LC_ALL)
+        # One query: LC_ALL names every category ("LC_CTYPE=...;LC_NUMERIC=...") as soon as they differ. The C
+        # function itself: locale.setlocale() is a Python wrapper around it.
+        return _locale.setlocale(locale.LC_ALL, None)
 
     def capture(self) -> Locale:
         return tuple((name, locale.setlocale(category)) for name, category in CATEGORIES)

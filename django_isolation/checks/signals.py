@@ -28,7 +28,7 @@ import sys
 import weakref
 from collections.abc import Callable, Hashable
 from itertools import compress
-from types import FrameType, ModuleType
+from types import FrameType, MethodType, ModuleType
 from typing import Any, Final, NamedTuple
 
 import django
@@ -135,9 +135,13 @@ class SignalsCheck:
         return None
 
     def _sending(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        sent = self._sent
+
         @functools.wraps(original)
         def send(signal: Signal, *args: Any, **kwargs: Any) -> Any:
-            self._sent.add((id(signal), _make_id(args[0] if args else kwargs.get("sender"))))
+            sender = args[0] if args else kwargs.get("sender")
+            # _make_id(sender) is id(sender) but for a bound method: most senders are model classes or None.
+            sent.add((id(signal), id(sender) if type(sender) is not MethodType else _make_id(sender)))
             return original(signal, *args, **kwargs)
 
         return send

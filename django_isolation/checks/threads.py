@@ -53,6 +53,7 @@ class ThreadsCheck:
         self._stacks: weakref.WeakKeyDictionary[threading.Thread, origin.RawStack] = weakref.WeakKeyDictionary()
         self._original: _Start | None = None
         self._hook: _Start | None = None
+        self._starts = 0
 
     def start(self) -> None:
         original = threading.Thread.start
@@ -60,6 +61,7 @@ class ThreadsCheck:
 
         def start(thread: threading.Thread) -> None:
             stacks[thread] = origin.raw_stack(sys._getframe(1))
+            self._starts += 1
             original(thread)
 
         self._original, self._hook = original, start
@@ -72,7 +74,9 @@ class ThreadsCheck:
         self._original = self._hook = None
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        return tuple(map(id, threading.enumerate()))
+        if not sweep:  # a thread started through Thread.start, or one that ended
+            return self._starts, threading.active_count()
+        return self._starts, threading.active_count(), tuple(map(id, threading.enumerate()))
 
     def capture(self) -> Threads:
         return {id(thread): thread for thread in threading.enumerate()}
