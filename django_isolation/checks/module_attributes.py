@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import ne
+from operator import is_, ne
 from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final, NamedTuple
 
@@ -267,11 +267,12 @@ class ModuleAttributesCheck:
         dirty = [name for name in self._modules if name in self._dirty or name in _Writes.written]
         self._dirty.clear()
         _Writes.written.clear()
+        reindexed = False
         for name in dirty:
-            self._index(name)  # globals rebound since the last look hold other classes and containers
-            self._states[name] = _snapshot(self._modules[name])
+            reindexed |= self._index(name)  # globals rebound since the last look hold other classes and containers
+            self._states[name] = _snapshot(self._modules[name], self._states.get(name))
             self._reference.setdefault(name, self._states[name])  # modules first imported after the baseline
-        if dirty:
+        if reindexed:
             self._flatten()
         return dict(self._states)
 
@@ -346,16 +347,21 @@ class ModuleAttributesCheck:
         if new:
             self._flatten()
 
-    def _index(self, name: str) -> None:
-        """List the classes and containers module `name` holds now."""
+    def _index(self, name: str) -> bool:
+        """List the classes and containers module `name` holds now; whether they are others than before."""
         module = self._modules[name]
-        classes = [(vars(cls), dict(vars(cls))) for cls in _classes_of(module)]
+        namespaces = [vars(cls) for cls in _classes_of(module)]
         containers = list(_containers_of(vars(module)).values())
+        held = self._held.get(name)
+        if held is not None and _same_objects(held.namespaces, namespaces) and _same_objects(held.containers, containers):
+            return False  # the copies are kept up to date in place
+        classes = [(namespace, dict(namespace)) for namespace in namespaces]
         self._held[name] = _Watch(
             [namespace for namespace, _ in classes], [copy for _, copy in classes], [name] * len(classes),
             containers, [name] * len(containers),
         )  # fmt: skip
         self._sizes.update((id(container), len(container)) for container in containers)
+        return True
 
     def _flatten(self) -> None:
         """Everything, from the modules' own watches; the tests' reaches are made again as they come."""
@@ -465,18 +471,28 @@ def _containers_of(namespace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _snapshot(module: ModuleType) -> _ModuleState:
+def _snapshot(module: ModuleType, previous: _ModuleState | None) -> _ModuleState:
+    """A copy of `module`'s state; a class namespace equal to its `previous` copy is that copy (unchanged since)."""
     namespace = vars(module)
     declared = namespace.get(STATE_DECLARATION, ())
     ignored = frozenset(declared) if type(declared) in (list, tuple, set, frozenset) else frozenset()
     classes = {cls.__qualname__: cls for cls in _classes_of(module)}
     return _ModuleState(
         globals=dict(namespace),
-        classes={qualname: dict(vars(cls)) for qualname, cls in classes.items()},
+        classes={qualname: _class_copy(cls, qualname, previous) for qualname, cls in classes.items()},
         types=classes,
         containers={key: _contents(value) for key, value in _containers_of(namespace).items()},
         ignored=ignored,
     )
+
+
+def _class_copy(cls: type, qualname: str, previous: _ModuleState | None) -> dict[str, Any]:
+    kept = None if previous is None or previous.types.get(qualname) is not cls else previous.classes[qualname]
+    return kept if kept is not None and not _differs(vars(cls), kept) else dict(vars(cls))
+
+
+def _same_objects(these: list[Any], those: list[Any]) -> bool:
+    return len(these) == len(those) and all(map(is_, these, those))
 
 
 def _contents(container: Any) -> Any:
