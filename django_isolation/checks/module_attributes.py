@@ -163,6 +163,7 @@ class ModuleAttributesCheck:
         self._modules: dict[str, ModuleType] = {}
         self._rejected: set[str] = set()
         self._held: dict[str, _Watch] = {}  # module -> its classes and containers
+        self._types: dict[str, list[type]] = {}  # module -> its classes (vars() makes a new proxy at each call)
         self._everything = _Watch.of({})  # every watched module's, compared at sweeps
         self._compared: _Watch | None = None  # what a check point compares (None: everything)
         self._reach: dict[str, _Watch] = {}  # test module -> what its tests' check points compare
@@ -350,12 +351,13 @@ class ModuleAttributesCheck:
     def _index(self, name: str) -> bool:
         """List the classes and containers module `name` holds now; whether they are others than before."""
         module = self._modules[name]
-        namespaces = [vars(cls) for cls in _classes_of(module)]
+        types = list(_classes_of(module))
         containers = list(_containers_of(vars(module)).values())
         held = self._held.get(name)
-        if held is not None and _same_objects(held.namespaces, namespaces) and _same_objects(held.containers, containers):
+        if held is not None and _same_objects(self._types[name], types) and _same_objects(held.containers, containers):
             return False  # the copies are kept up to date in place
-        classes = [(namespace, dict(namespace)) for namespace in namespaces]
+        self._types[name] = types
+        classes = [(vars(cls), dict(vars(cls))) for cls in types]
         self._held[name] = _Watch(
             [namespace for namespace, _ in classes], [copy for _, copy in classes], [name] * len(classes),
             containers, [name] * len(containers),
