@@ -519,3 +519,40 @@ def test_a_class_the_tests_module_reaches_is_compared_at_each_test_and_any_other
         "scenario.sensors.PythonVersion.value": scenario.test_id("test_a_helper", "HelperTests", "test_b_through_the_helper"),
         "scenario.sensors.PythonVersion.format": far_module,
     }
+
+
+RAISING_EQUALITY = """
+    class Reading:
+        def __eq__(self, other):
+            raise ValueError("an array's truth value is ambiguous")
+
+        __hash__ = object.__hash__
+
+
+    READINGS = {"latest": Reading()}
+"""
+REPLACES_A_READING = """
+    from unittest import TestCase
+
+    from scenario import readings
+
+
+    class ReadingTests(TestCase):
+        def test_replaces_the_latest(self):
+            readings.READINGS["latest"] = readings.Reading()
+"""
+
+
+def test_a_registry_value_replaced_by_one_whose_equality_raises_is_found_where_the_module_ends(
+    scenario: Scenario,
+) -> None:
+    # The same length: only a module's end compares the contents, and Reading.__eq__ raises there.
+    scenario.write("readings.py", RAISING_EQUALITY)
+    scenario.write("test_readings.py", REPLACES_A_READING)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    assert run.report is not None and run.report["check_errors"] == []
+    [finding] = run.findings
+    assert finding["summary"] == "contents of scenario.readings.READINGS changed in place: replaced values of 'latest'"
+    # Seen where the module ends, so owned by the module (a test's check points compare lengths only).
+    assert finding["test"] == ("scenario.test_readings" if scenario.runner == "django" else "scenario/test_readings.py")

@@ -255,7 +255,7 @@ class ModuleAttributesCheck:
             namespace = vars(self._modules[name])
             for key, (identity, contents) in state.containers.items():
                 value = namespace.get(key)
-                if value is not None and id(value) == identity and _contents(value)[1] != contents:
+                if value is not None and id(value) == identity and _content_difference(contents, _contents(value)[1]):
                     self._moved(name)
                     break
 
