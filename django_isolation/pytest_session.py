@@ -84,7 +84,9 @@ class IsolationPlugin:
         try:
             return (yield)
         finally:
-            self.engine.checkpoint(scope)
+            # The framework's set-up is the baseline, all of it: what it changed in place (pytest-django renaming
+            # a database's NAME in the settings dicts) must be seen here, not where a module ends.
+            self.engine.checkpoint(scope, sweep=scope.framework)
             self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
