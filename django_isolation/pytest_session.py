@@ -15,7 +15,7 @@ from typing import Any, Final
 import pytest
 
 from django_isolation import allow, checks
-from django_isolation.engine import Engine, Finding, IsolationLeak, Scope, ScopeKind
+from django_isolation.engine import SWEEP_SCOPES, Engine, Finding, IsolationLeak, Scope, ScopeKind
 from django_isolation.evidence import Failure
 from django_isolation.options import EXIT_LEAKS_ONLY, Settings
 from django_isolation.origin import Frame, is_user_file, relative_path
@@ -85,8 +85,9 @@ class IsolationPlugin:
             return (yield)
         finally:
             # The framework's set-up is the baseline, all of it: what it changed in place (pytest-django renaming
-            # a database's NAME in the settings dicts) must be seen here, not where a module ends.
-            self.engine.checkpoint(scope, sweep=scope.framework)
+            # a database's NAME in the settings dicts) must be seen here, not where a module ends; not a class-scoped
+            # one (pytest-django's _django_setup_unittest runs for every unittest class: a sweep each is dear).
+            self.engine.checkpoint(scope, sweep=scope.framework and scope.kind in SWEEP_SCOPES)
             self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
