@@ -350,6 +350,10 @@ OWN_STATE_LEAKS = """
 
         def test_sets_an_attribute_no_method_sets(self):
             NoteView.renderer = "json"
+
+        def test_counts_fields_and_patches_the_class(self):
+            own_state.Field()  # the class's own counter moves with the leak
+            own_state.Field.widget = "fake"
 """
 
 
@@ -362,6 +366,7 @@ def test_attributes_a_test_writes_on_a_class_with_own_state_are_caught(scenario:
     assert set(found) == {
         "scenario.own_state.ViewMixin.describe",
         "scenario.test_leaks.NoteView.renderer",
+        "scenario.own_state.Field.widget",
     }, run.findings
     fake = found["scenario.own_state.ViewMixin.describe"]
     assert fake["test"] == scenario.test_id("test_leaks", "LeakTests", "test_replaces_a_method_the_class_never_assigns")

@@ -274,3 +274,36 @@ def test_a_module_reload_is_one_finding(scenario: Scenario) -> None:
     assert finding["details"]["same_cause"] == [
         "apps_registry: model shop.Gadget replaced in the apps registry by another class"
     ]
+
+
+SWAPPED = """
+    import sys
+    import types
+    from unittest import TestCase
+
+    import scenario.djustlike
+    import scenario.djustlike.checks
+
+
+    class SwapTests(TestCase):
+        def test_swaps_the_package_attribute(self):
+            scenario.djustlike.checks = types.ModuleType("scenario.djustlike.checks")
+
+        def test_swaps_an_entry_and_puts_it_back(self):
+            saved = sys.modules["scenario.djustlike"]
+            sys.modules["scenario.djustlike"] = types.ModuleType("scenario.djustlike")
+            sys.modules["scenario.djustlike"] = saved
+"""
+
+
+def test_swaps_by_plain_assignment_are_caught_where_the_module_ends(scenario: Scenario) -> None:
+    """No import runs, sys.modules keeps its size: the module's end compares entries and package attributes."""
+    for name, source in DJUSTLIKE.items():
+        scenario.write(name, source)
+    scenario.write("test_swap.py", SWAPPED)
+    run = scenario.run(checks="module_identity")
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["details"]["change"] == "desynced"
+    assert finding["details"]["module"] == "scenario.djustlike.checks"
+    assert finding["details"]["scope"] == "module"

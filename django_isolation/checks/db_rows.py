@@ -619,7 +619,12 @@ _SEQUENCE_QUERIES: Final = {
         JOIN pg_class t ON t.oid = d.refobjid
         WHERE s.schemaname = current_schema()
     """,
-    "sqlite": "SELECT name, seq FROM sqlite_sequence",
+    # Every AUTOINCREMENT table, at 0 until its first insert makes its row in sqlite_sequence.
+    "sqlite": """
+        SELECT m.name, COALESCE(s.seq, 0)
+        FROM sqlite_master m LEFT JOIN sqlite_sequence s ON s.name = m.name
+        WHERE m.type = 'table' AND m.sql LIKE '%AUTOINCREMENT%'
+    """,
 }
 
 

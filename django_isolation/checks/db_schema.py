@@ -317,20 +317,21 @@ _PG_CATALOG: Final = f"""
         WHERE co.connamespace IN {_PG_VISIBLE}
     ) parts
 """
-_SQLITE_CATALOG: Final = "SELECT type, name, tbl_name, sql FROM sqlite_master"
+# SQLite moves schema_version on every schema change (rolled back with its transaction).
+_SQLITE_CATALOG: Final = (
+    "SELECT (SELECT schema_version FROM pragma_schema_version), "
+    f"EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{MIGRATIONS_TABLE}')"
+)
 
 
 def _catalog(cursor: Any, connection: BaseDatabaseWrapper) -> Hashable:
     """A cheap value that moves whenever the schema, or the applied migrations, may have changed."""
     if connection.vendor == "sqlite":
         cursor.execute(_SQLITE_CATALOG)
-        rows = frozenset(cursor.fetchall())
-        schema: Hashable = rows
-        has_migrations = any(row[:2] == ("table", MIGRATIONS_TABLE) for row in rows)
     else:
         cursor.execute(_PG_CATALOG)
-        *aggregate, has_migrations = cursor.fetchone()
-        schema = tuple(aggregate)
+    *aggregate, has_migrations = cursor.fetchone()
+    schema = tuple(aggregate)
     if not has_migrations:
         return schema, None
     # Records are inserted with ever larger ids (until a flush resets the sequence: then the count moves).

@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, count
 from operator import is_, ne
 from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final, NamedTuple
@@ -130,8 +131,9 @@ State = dict[str, _ModuleState]
 
 
 class _Watch(NamedTuple):
-    """Class namespaces with a copy of each (as at its last move) and containers, with the module of each."""
+    """Classes, their namespaces with a copy of each (as at its last move) and containers, with the module of each."""
 
+    classes: list[type]
     namespaces: list[MappingProxyType[str, Any]]
     copies: list[dict[str, Any]]
     class_owners: list[str]
@@ -143,6 +145,7 @@ class _Watch(NamedTuple):
         """One watch of every module's in `watches`."""
         parts = list(watches.values())
         return cls(
+            [klass for part in parts for klass in part.classes],
             [namespace for part in parts for namespace in part.namespaces],
             [copy for part in parts for copy in part.copies],
             [owner for part in parts for owner in part.class_owners],
@@ -163,7 +166,6 @@ class ModuleAttributesCheck:
         self._modules: dict[str, ModuleType] = {}
         self._rejected: set[str] = set()
         self._held: dict[str, _Watch] = {}  # module -> its classes and containers
-        self._types: dict[str, list[type]] = {}  # module -> its classes (vars() makes a new proxy at each call)
         self._everything = _Watch.of({})  # every watched module's, compared at sweeps
         self._compared: _Watch | None = None  # what a check point compares (None: everything)
         self._reach: dict[str, _Watch] = {}  # test module -> what its tests' check points compare
@@ -192,8 +194,9 @@ class ModuleAttributesCheck:
         if len(sys.modules) != self._known:
             self._refresh()
         watch = self._compared if self._compared is not None and not sweep else self._everything
-        if _moved(watch.namespaces, watch.copies):
-            self._copy_moved_classes(watch)
+        moved = _moved_classes(watch.namespaces, watch.copies)
+        if moved:
+            self._copy_moved_classes(watch, moved)
         if any(map(ne, map(len, watch.containers), map(self._sizes.__getitem__, map(id, watch.containers)))):
             self._note_resized(watch)
         if sweep:  # containers changed in place at equal length
@@ -234,14 +237,17 @@ class ModuleAttributesCheck:
                 homes.add(home)
         return homes
 
-    def _copy_moved_classes(self, watch: _Watch) -> None:
-        """Copy again the namespaces that moved (in place: every watch shares the copies); their modules are
-        snapshot again at the next capture."""
-        for namespace, copy, owner in zip(watch.namespaces, watch.copies, watch.class_owners):
-            if _differs(namespace, copy):
-                copy.clear()
-                copy.update(namespace)
-                self._moved(owner)
+    def _copy_moved_classes(self, watch: _Watch, moved: list[int]) -> None:
+        """Copy again the namespaces at the indices `moved` (in place: every watch shares the copies); their modules
+        are snapshot again at the next capture, unless only the class's own state moved (``Field._creation_counter``
+        counting instances: the diff would find nothing to report)."""
+        for index in moved:
+            namespace, copy = watch.namespaces[index], watch.copies[index]
+            own_state = _only_own_state_moved(watch.classes[index], namespace, copy)
+            copy.clear()
+            copy.update(namespace)
+            if not own_state:
+                self._moved(watch.class_owners[index])
 
     def _note_resized(self, watch: _Watch) -> None:
         for container, owner in zip(watch.containers, watch.container_owners):
@@ -354,12 +360,11 @@ class ModuleAttributesCheck:
         types = list(_classes_of(module))
         containers = list(_containers_of(vars(module)).values())
         held = self._held.get(name)
-        if held is not None and _same_objects(self._types[name], types) and _same_objects(held.containers, containers):
+        if held is not None and _same_objects(held.classes, types) and _same_objects(held.containers, containers):
             return False  # the copies are kept up to date in place
-        self._types[name] = types
         classes = [(vars(cls), dict(vars(cls))) for cls in types]
         self._held[name] = _Watch(
-            [namespace for namespace, _ in classes], [copy for _, copy in classes], [name] * len(classes),
+            types, [namespace for namespace, _ in classes], [copy for _, copy in classes], [name] * len(classes),
             containers, [name] * len(containers),
         )  # fmt: skip
         self._sizes.update((id(container), len(container)) for container in containers)
@@ -395,12 +400,12 @@ class ModuleAttributesCheck:
         return changes
 
 
-def _moved(namespaces: list[MappingProxyType[str, Any]], copies: list[dict[str, Any]]) -> bool:
-    """Whether any class namespace differs from its copy: ``mappingproxy != dict`` runs in C."""
+def _moved_classes(namespaces: list[MappingProxyType[str, Any]], copies: list[dict[str, Any]]) -> list[int]:
+    """The indices of the class namespaces that differ from their copies: ``mappingproxy != dict`` runs in C."""
     try:
-        return any(map(ne, namespaces, copies))
+        return list(compress(count(), map(ne, namespaces, copies)))
     except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
-        return True
+        return [index for index, pair in enumerate(zip(namespaces, copies)) if _differs(*pair)]
 
 
 def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
@@ -408,6 +413,12 @@ def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> boo
         return bool(namespace != copy)
     except Exception:  # noqa: BLE001 - a value whose __eq__ raises (an array) was replaced
         return True
+
+
+def _only_own_state_moved(cls: type, namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
+    """Whether every attribute that differs from `copy` is one the class's own code assigns."""
+    moved = [name for name in namespace.keys() | copy.keys() if not _same(namespace.get(name), copy.get(name, _ABSENT))]
+    return bool(moved) and all(_set_by_the_class(cls, name) for name in moved)
 
 
 def _by_monkeypatch(stack: origin.RawStack) -> bool:

@@ -95,6 +95,9 @@ class ModuleIdentityCheck:
         self._sweeps = 0
         self._serials: weakref.WeakKeyDictionary[ModuleType, int] = weakref.WeakKeyDictionary()
         self._objects_seen: dict[str, int] = {}
+        self._entries: dict[str, object] = {}  # sys.modules at the last capture
+        self._slots: tuple[list[dict[str, Any]], list[str]] = ([], [])  # (package namespace, child) of each submodule
+        self._attributes: list[Any] = []  # each package attribute that names a submodule, at the last capture
 
     def start(self) -> None:
         self._spy.known.update(sys.modules)
@@ -105,15 +108,25 @@ class ModuleIdentityCheck:
             sys.meta_path.remove(self._spy)
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        if sweep:
-            self._sweeps += 1  # entries swapped by plain assignment are compared in full here
+        if sweep and self._moved_since_capture():
+            self._sweeps += 1  # an entry or a package attribute swapped by plain assignment
         return self._spy.reimports, len(sys.modules), self._sweeps
+
+    def _moved_since_capture(self) -> bool:
+        """Whether an entry of ``sys.modules`` or a package's attribute for a submodule is another object now
+        (two comparisons that run in C, values by identity first)."""
+        try:
+            return sys.modules != self._entries or list(map(dict.get, *self._slots)) != self._attributes
+        except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
+            return True
 
     def capture(self) -> Modules:
         entries: dict[str, object] = dict(sys.modules)
         self._spy.known.update(entries)
         for name, module in entries.items():
             self._reference.setdefault(name, module)
+        self._entries, self._slots = entries, _package_slots(entries)
+        self._attributes = list(map(dict.get, *self._slots))
         return Modules(entries, _desynced(entries))
 
     def diff(self, baseline: Modules, current: Modules) -> list[Change]:
@@ -245,6 +258,18 @@ def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]
         ):
             found[name] = (module, attribute)
     return found
+
+
+def _package_slots(entries: Mapping[str, object]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The namespace of each submodule's package in `entries`, and the submodule's name in it."""
+    namespaces, children = [], []
+    for name in entries:
+        package_name, dot, child = name.rpartition(".")
+        namespace = _namespace(entries.get(package_name)) if dot else None
+        if namespace:
+            namespaces.append(namespace)
+            children.append(child)
+    return namespaces, children
 
 
 def _called_from_user_code(frame: FrameType | None) -> bool:
