@@ -176,6 +176,7 @@ class Engine:
         self._runner = runner
         self._worker = worker
         self._watched: tuple[_Watched, ...] = ()  # replaced, never changed in place: a check point iterates it
+        self._framework_watched: tuple[_Watched, ...] = ()  # those a framework fixture's class set-up can change
         self._unjudged = 0  # live changes made since the last judgement found none left: a clean scope skips it
         self._order: list[str] = []
         self._failed: list[str] = []
@@ -199,15 +200,22 @@ class Engine:
                 watched.append(_Watched(check, check.capture(), check.fingerprint(True), check.fingerprint))
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
-        self._watched = tuple(watched)
-        self._hooks.clear()  # the watched checks are known from here on
+        self._set_watched(tuple(watched))
 
-    def checkpoint(self, owner: Scope, sweep: bool = False) -> None:
+    def _set_watched(self, watched: tuple[_Watched, ...]) -> None:
+        self._watched = watched
+        self._framework_watched = tuple(w for w in watched if not getattr(w.check, "first_party_only", False))
+        self._hooks.clear()  # looked up again for these checks
+
+    def checkpoint(self, owner: Scope, sweep: bool = False, framework_class: bool = False) -> None:
         """Attribute every change since the previous check point to `owner`.
 
         A clean check point is one fingerprint call a check and a comparison: no other frame, nothing allocated.
+        `framework_class`: the point opens or closes a class-scoped fixture of the test framework (pytest-django's
+        ``_django_setup_unittest``, once per unittest class), which runs none of the project's code: checks that
+        watch only state of the project's code (``first_party_only = True``) are not asked there.
         """
-        for watched in self._watched:
+        for watched in self._framework_watched if framework_class else self._watched:
             try:
                 fingerprint = watched.fingerprint_of(sweep)
                 if fingerprint != watched.fingerprint:
@@ -221,7 +229,7 @@ class Engine:
 
         Returns the new leaks.
         """
-        self.checkpoint(scope, sweep=scope.kind in SWEEP_SCOPES)
+        self.checkpoint(scope, scope.kind in SWEEP_SCOPES, scope.framework and scope.kind == "class")
         return self._judge(scope)
 
     def _judge(self, scope: Scope) -> list[Finding]:
@@ -378,8 +386,7 @@ class Engine:
 
     def _drop(self, watched: _Watched, during: str) -> None:
         self._record_error(watched.check, during)
-        self._watched = tuple(w for w in self._watched if w is not watched)
-        self._hooks.clear()  # looked up again without it
+        self._set_watched(tuple(w for w in self._watched if w is not watched))
         self._stop(watched.check)
 
     def _stop(self, check: Check) -> None:

@@ -561,3 +561,53 @@ def test_a_registry_value_replaced_by_one_whose_equality_raises_is_found_where_t
     assert finding["summary"] == "contents of scenario.readings.READINGS changed in place: replaced values of 'latest'"
     # Seen where the module ends, so owned by the module (a test's check points compare lengths only).
     assert finding["test"] == ("scenario.test_readings" if scenario.runner == "django" else "scenario/test_readings.py")
+
+
+PRICING = """
+    class Pricing:
+        currency = "EUR"
+        rounding = 2
+        tax = 0.2
+"""
+
+# Under pytest a django SimpleTestCase class runs inside pytest-django's class-scoped _django_setup_unittest; the
+# check points around it skip module_attributes (first_party_only): who wrote what must not move with it.
+PRICING_TESTS = """
+    from django.test import SimpleTestCase
+
+    from scenario.pricing import Pricing
+
+
+    class PricingTests(SimpleTestCase):
+        @classmethod
+        def setUpClass(cls):
+            super().setUpClass()
+            Pricing.currency = "USD"
+            cls.saved_tax = Pricing.tax
+            Pricing.tax = 0.0
+
+        @classmethod
+        def tearDownClass(cls):
+            Pricing.tax = cls.saved_tax
+            super().tearDownClass()
+
+        def test_a_reads(self):
+            self.assertEqual(Pricing.currency, "USD")
+
+        def test_b_rounds_less(self):
+            Pricing.rounding = 0
+"""
+
+
+def test_class_setup_and_last_test_writes_keep_their_owners_inside_a_django_test_class(scenario: Scenario) -> None:
+    scenario.write("pricing.py", PRICING)
+    scenario.write("test_pricing.py", PRICING_TESTS)
+    run = scenario.run(checks="module_attributes")
+    assert run.returncode == 0, run.output
+    found = by_target(run)
+    assert set(found) == {"scenario.pricing.Pricing.currency", "scenario.pricing.Pricing.rounding"}, run.findings
+    currency = found["scenario.pricing.Pricing.currency"]
+    assert currency["test"] == scenario.test_id("test_pricing", "PricingTests")
+    assert currency["details"]["fixture"] == "setUpClass"
+    rounding = found["scenario.pricing.Pricing.rounding"]
+    assert rounding["test"] == scenario.test_id("test_pricing", "PricingTests", "test_b_rounds_less")

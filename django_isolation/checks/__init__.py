@@ -24,6 +24,10 @@ A new check is one module that defines a class and decorates it with
         def capture(self) -> object: return dict(os.environ)
         def diff(self, baseline, current): ...
 
+A check that watches only state of the project's own code may set
+``first_party_only = True``: the engine does not ask it at the check points
+around the test framework's class-scoped fixtures, which run none of that code.
+
 The built-in checks in :data:`BUILTIN_DEFAULTS` run by default; a
 third-party check does unless its class sets ``default = False``. The
 ``--isolation-checks`` option picks checks by name. Only the modules of the

@@ -151,8 +151,11 @@ class _Writes:
             self._savepoints[self._savepoints.index(savepoint) :] = []
 
     def checked(self) -> None:
-        """A check point counted what was dirty."""
-        self.dirty, self.pending = set(), []
+        """A check point counted what was dirty (most check points find nothing dirty: nothing is allocated)."""
+        if self.dirty is None or self.dirty:
+            self.dirty = set()
+        if self.pending:
+            self.pending = []
         self._interval += 1
 
     def _find(self, name: str) -> _Savepoint | None:

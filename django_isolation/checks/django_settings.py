@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from types import FunctionType
 from typing import Any, Final, NamedTuple
 
-from django.conf import LazySettings, settings
+from django.conf import LazySettings, Settings, UserSettingsHolder, settings
 
 from django_isolation import origin
 from django_isolation.checks import Change, register
@@ -95,7 +95,7 @@ class DjangoSettingsCheck:
 
     def capture(self) -> _Snapshot:
         wrapped = self._lazy.get(WRAPPED)
-        values = {name: getattr(wrapped, name) for name in dir(wrapped) if name.isupper() and name not in NOT_SETTINGS}
+        values = _values(wrapped)
         self._forget_other_targets(wrapped)
         return _Snapshot(wrapped, values)
 
@@ -171,6 +171,29 @@ class DjangoSettingsCheck:
     def _origin(self, target: int, name: str) -> tuple[origin.Frame, ...]:
         stack = self._writes.get((target, name))
         return origin.user_frames_of(stack) if stack else ()
+
+
+def _values(wrapped: object) -> dict[str, Any]:
+    """Every setting `wrapped` holds, as ``getattr()`` reads it.
+
+    Django's ``Settings`` and a chain of override holders on it are read from their namespaces, without ``dir()``
+    and the holders' ``__getattr__`` (a holder hides the names in its ``_deleted`` and puts its own over its
+    ``default_settings``); any other object through ``dir()`` and ``getattr()``.
+    """
+    holders = []
+    while type(wrapped) is UserSettingsHolder:
+        holders.append(vars(wrapped))
+        wrapped = holders[-1]["default_settings"]
+    if type(wrapped) is not Settings:
+        names = (name for name in dir(wrapped) if name.isupper() and name not in NOT_SETTINGS)
+        values = {name: getattr(wrapped, name) for name in names}
+    else:
+        values = {name: value for name, value in vars(wrapped).items() if name.isupper() and name not in NOT_SETTINGS}
+    for namespace in reversed(holders):
+        for name in namespace["_deleted"]:
+            values.pop(name, None)
+        values.update((n, v) for n, v in namespace.items() if n.isupper() and n not in NOT_SETTINGS)
+    return values
 
 
 def _by_the_settings_fixture(stack: origin.RawStack | None) -> bool:

@@ -77,6 +77,7 @@ class _Snapshot(NamedTuple):
     original_attrs: dict[str, Any]
     indexes: tuple[Any, ...]
     constraints: tuple[Any, ...]
+    seen: list[Any]  # [copies of the fields' namespaces at the last look, whether the fields were kept then]
 
     @classmethod
     def of(cls, model: type[Model]) -> _Snapshot:
@@ -87,7 +88,7 @@ class _Snapshot(NamedTuple):
         values = tuple(tuple(saved.values()) for saved in attrs)
         return cls(
             model, local_fields, many_to_many, fields, attrs, values,
-            dict(meta.original_attrs), tuple(meta.indexes), tuple(meta.constraints),
+            dict(meta.original_attrs), tuple(meta.indexes), tuple(meta.constraints), [None, True],
         )  # fmt: skip
 
     def edited(self) -> bool:
@@ -99,8 +100,18 @@ class _Snapshot(NamedTuple):
             or _differ(meta.indexes, self.indexes)
             or _differ(meta.constraints, self.constraints)
             or meta.original_attrs != self.original_attrs
-            or not all(map(_kept, self.fields, self.field_values))
+            or not self._fields_kept()
         )
+
+    def _fields_kept(self) -> bool:
+        """Whether every field keeps its baseline attributes; answered again only when a field's namespace moved
+        since the last look (one comparison in C)."""
+        namespaces = list(map(vars, self.fields))
+        if _same_namespaces(namespaces, self.seen[0]):
+            return bool(self.seen[1])
+        kept = all(map(_kept, self.fields, self.field_values))
+        self.seen[:] = [[namespace.copy() for namespace in namespaces], kept]
+        return kept
 
     def model_state(self) -> ModelState:
         """The ModelState ``makemigrations`` built for this model at the baseline."""
@@ -148,6 +159,13 @@ def _kept(field: Any, saved: tuple[Any, ...]) -> bool:
     twice as fast as looking each one up, at the price of seeing a removed and re-added attribute as changed.
     """
     return tuple(vars(field).values())[: len(saved)] == saved
+
+
+def _same_namespaces(namespaces: list[dict[str, Any]], copies: list[dict[str, Any]] | None) -> bool:
+    try:
+        return namespaces == copies
+    except Exception:  # noqa: BLE001 - an attribute value whose __eq__ raises: look in detail
+        return False
 
 
 def _differ(now: Sequence[Any], then: tuple[Any, ...]) -> bool:

@@ -159,6 +159,7 @@ class ModuleAttributesCheck:
     """Globals, class attributes and containers of first-party modules changed by a test and not restored."""
 
     name = "module_attributes"
+    first_party_only = True  # the test framework's class fixtures never write the project's modules
 
     def __init__(self) -> None:
         self._prefixes = tuple(p.strip() for p in os.environ.get(FIRST_PARTY_ENV, "").split(",") if p.strip())

@@ -91,6 +91,9 @@ class SignalsCheck:
         self._events = 0
         self._signals: weakref.WeakValueDictionary[int, Signal] = weakref.WeakValueDictionary()
         self._before_first_seen: Receivers = {}
+        # signal id -> (the signal, its receivers' count, its receivers) at the last capture that read it
+        self._read: dict[int, tuple[weakref.ref[Signal], int, Receivers]] = {}
+        self._dirty: set[int] = set()  # signals connected to or disconnected from since the last capture
         self._connections: dict[ReceiverKey, _Connection] = {}
         self._names: weakref.WeakKeyDictionary[Signal, str] = weakref.WeakKeyDictionary()
         self._originals: tuple[_Connect, _Disconnect] | None = None
@@ -152,7 +155,15 @@ class SignalsCheck:
         return self._events, tuple(len(signal.receivers) for signal in self._signals.values())
 
     def capture(self) -> Receivers:
-        return {key: entry for signal in self._signals.values() for key, entry in _receivers(signal).items()}
+        """Every signal's receivers; read again only for a signal connected to, disconnected from or resized since."""
+        captured: Receivers = {}
+        for key, signal in list(self._signals.items()):
+            read = self._read.get(key)
+            if read is None or key in self._dirty or read[0]() is not signal or read[1] != len(signal.receivers):
+                read = self._read[key] = (weakref.ref(signal), len(signal.receivers), _receivers(signal))
+            captured.update(read[2])
+        self._dirty.clear()
+        return captured
 
     def diff(self, baseline: Receivers, current: Receivers) -> list[Change]:
         before = {**self._before_first_seen, **baseline}
@@ -175,6 +186,7 @@ class SignalsCheck:
         ) -> None:
             key = (id(signal), _lookup_key(receiver, sender, dispatch_uid))
             self._see(signal)
+            self._dirty.add(key[0])
             known = any(entry[0] == key[1] for entry in signal.receivers)
             original(signal, receiver, sender, weak, dispatch_uid)
             self._events += 1
@@ -187,6 +199,7 @@ class SignalsCheck:
         def disconnect(signal: Signal, receiver: Any = None, sender: Any = None, dispatch_uid: Hashable = None) -> bool:
             self._see(signal)
             self._events += 1
+            self._dirty.add(id(signal))
             return original(signal, receiver, sender, dispatch_uid)
 
         return disconnect
