@@ -27,6 +27,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import count
 from typing import Any, Final
 
@@ -74,7 +75,7 @@ _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAM
 class _Insert:
     """One INSERT seen since the last check point: its statement and where it came from.
 
-    The statement is parsed only when a leftover row must be matched with it.
+    The statement is parsed only when a leftover row must be matched with it, and once.
     """
 
     table: str
@@ -84,7 +85,7 @@ class _Insert:
     stack: origin.RawStack
     last_row_id: Any
 
-    @property
+    @cached_property
     def rows(self) -> list[dict[str, Any]]:
         return _inserted_rows(self.sql, self.params, self.many)
 
