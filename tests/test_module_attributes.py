@@ -266,6 +266,7 @@ OWN_STATE = """
 
     class Field:
         _creation_counter = 0
+        label = None
 
         def __init__(self):
             self.order = Field._creation_counter
@@ -354,6 +355,10 @@ OWN_STATE_LEAKS = """
         def test_counts_fields_and_patches_the_class(self):
             own_state.Field()  # the class's own counter moves with the leak
             own_state.Field.widget = "fake"
+
+        def test_counts_fields_and_deletes_an_attribute_that_is_none(self):
+            own_state.Field()
+            del own_state.Field.label
 """
 
 
@@ -367,7 +372,12 @@ def test_attributes_a_test_writes_on_a_class_with_own_state_are_caught(scenario:
         "scenario.own_state.ViewMixin.describe",
         "scenario.test_leaks.NoteView.renderer",
         "scenario.own_state.Field.widget",
+        "scenario.own_state.Field.label",
     }, run.findings
+    deleted = found["scenario.own_state.Field.label"]
+    assert deleted["test"] == scenario.test_id(
+        "test_leaks", "LeakTests", "test_counts_fields_and_deletes_an_attribute_that_is_none"
+    )
     fake = found["scenario.own_state.ViewMixin.describe"]
     assert fake["test"] == scenario.test_id("test_leaks", "LeakTests", "test_replaces_a_method_the_class_never_assigns")
     assert fake["details"]["defined_at"] == f"scenario/test_leaks.py:{line_of(OWN_STATE_LEAKS, 'fake')} in <lambda>"

@@ -418,7 +418,8 @@ def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> boo
 
 def _only_own_state_moved(cls: type, namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
     """Whether every attribute that differs from `copy` is one the class's own code assigns."""
-    moved = [name for name in namespace.keys() | copy.keys() if not _same(namespace.get(name), copy.get(name, _ABSENT))]
+    names = namespace.keys() | copy.keys()
+    moved = [name for name in names if not _same(namespace.get(name, _ABSENT), copy.get(name, _ABSENT))]
     return bool(moved) and all(_set_by_the_class(cls, name) for name in moved)
 
 
