@@ -623,20 +623,33 @@ def _class_writes(path: str) -> dict[str, frozenset[str]]:
     """Class qualname -> the attributes its methods assign on the class itself, read from the source at `path`."""
     try:
         with open(path, encoding="utf-8") as source:
-            tree = ast.parse(source.read(), path)
+            text = source.read()
+        tree = ast.parse(text, path)
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return {}
+    lines = text.splitlines()
     found: dict[str, frozenset[str]] = {}
     pending = [(node, "") for node in tree.body if isinstance(node, ast.ClassDef)]
     while pending:
         node, prefix = pending.pop()
         qualname = prefix + node.name
-        methods = [item for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        methods = [
+            item
+            for item in node.body
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _may_assign_on_class(item, node.name, lines)
+        ]
         found[qualname] = frozenset(
             name for method in methods for statement in ast.walk(method) for name in _assigned(statement, node.name)
         )
         pending += [(item, qualname + ".") for item in node.body if isinstance(item, ast.ClassDef)]
     return found
+
+
+def _may_assign_on_class(method: ast.AST, class_name: str, lines: list[str]) -> bool:
+    """Whether the source of `method` names the class as :func:`_is_the_class` recognises it (walking only those
+    methods' trees is most of the saving: few methods do)."""
+    source = "\n".join(lines[method.lineno - 1 : method.end_lineno])  # type: ignore[attr-defined]
+    return any(word in source for word in ("cls", "klass", "__class__", "type", class_name))
 
 
 def _assigned(node: ast.AST, class_name: str) -> Iterable[str]:
