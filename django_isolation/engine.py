@@ -63,6 +63,11 @@ class Scope(NamedTuple):
     allow: tuple[str, ...] = ()
     framework: bool = False
 
+    @property
+    def framework_class(self) -> bool:
+        """A class-scoped set-up of the test framework (pytest-django's ``_django_setup_unittest``)."""
+        return self.framework and self.kind == "class"
+
 
 class Finding(NamedTuple):
     """A leak: state changed by ``test`` and still present when its scope ended."""
@@ -229,7 +234,7 @@ class Engine:
 
         Returns the new leaks.
         """
-        self.checkpoint(scope, scope.kind in SWEEP_SCOPES, scope.framework and scope.kind == "class")
+        self.checkpoint(scope, scope.kind in SWEEP_SCOPES, scope.framework_class)
         return self._judge(scope)
 
     def _judge(self, scope: Scope) -> list[Finding]:

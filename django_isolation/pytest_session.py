@@ -77,8 +77,7 @@ class IsolationPlugin:
         if fixturedef.scope == "function" or not self._owners:
             return (yield)
         scope = _fixture_scope(fixturedef, request, first_test=self._owners[0].id)
-        framework_class = scope.framework and scope.kind == "class"
-        self.engine.checkpoint(self._owners[-1], framework_class=framework_class)
+        self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
         # Finalizers run last-in first-out: this one runs after the fixture's own teardown...
         fixturedef.addfinalizer(functools.partial(self._fixture_torn_down, scope))
         self._owners.append(scope)
@@ -88,7 +87,7 @@ class IsolationPlugin:
             # The framework's set-up is the baseline, all of it: what it changed in place (pytest-django renaming
             # a database's NAME in the settings dicts) must be seen here, not where a module ends; not a class-scoped
             # one (pytest-django's _django_setup_unittest runs for every unittest class: a sweep each is dear).
-            self.engine.checkpoint(scope, scope.framework and scope.kind in SWEEP_SCOPES, framework_class)
+            self.engine.checkpoint(scope, scope.framework and scope.kind in SWEEP_SCOPES, scope.framework_class)
             self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
@@ -141,7 +140,7 @@ class IsolationPlugin:
 
     def _before_teardown(self, scope: Scope) -> None:
         if self._owners:  # pytest also tears fixtures down after the session ended (-x, Ctrl-C)
-            self.engine.checkpoint(self._owners[-1], framework_class=scope.framework and scope.kind == "class")
+            self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
             if scope.kind == "session":  # pytest-django's test databases are destroyed here
                 self._end_module()
                 self.engine.release()
