@@ -15,7 +15,7 @@ run with ``--isolation-allow`` / ``DJANGO_ISOLATION_ALLOW``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatchcase
 from functools import cache
 from types import MethodType
@@ -54,6 +54,21 @@ def _patterns(target: object) -> tuple[str, ...]:
 def _class_patterns(cls: type) -> tuple[str, ...]:
     """A class's patterns, its bases' included (set when the class is defined)."""
     return tuple(getattr(cls, ATTRIBUTE, ()))
+
+
+class Deferred:
+    """A scope's patterns, read when a leak of it is judged: a clean test never pays for reading its marks."""
+
+    __slots__ = ("_patterns", "_read")
+
+    def __init__(self, read: Callable[[], tuple[str, ...]]) -> None:
+        self._read: Callable[[], tuple[str, ...]] | None = read
+        self._patterns: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._read is not None:
+            self._patterns, self._read = self._read(), None
+        return iter(self._patterns)
 
 
 def split(text: str | None) -> tuple[str, ...]:

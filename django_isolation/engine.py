@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
@@ -60,7 +60,7 @@ class Scope(NamedTuple):
     fixture: str | None = None
     fixture_origin: Frame | None = None
     first_test: str | None = None
-    allow: tuple[str, ...] = ()
+    allow: Iterable[str] = ()
     framework: bool = False
 
     @property
@@ -162,9 +162,12 @@ class _Live:
 
 @dataclass(eq=False, repr=False)
 class _Watched:
+    """A started check; its last fingerprints, one per kind of check point (a sweep's says more)."""
+
     check: Check
     baseline: Any
     fingerprint: Hashable
+    sweep_fingerprint: Hashable
     fingerprint_of: Callable[[bool], Hashable]  # the check's bound fingerprint method, looked up once
     live: dict[str, _Live] = field(default_factory=dict)
 
@@ -191,18 +194,38 @@ class Engine:
         self._hooks: dict[str, list[tuple[_Watched, Any]]] = {}  # optional hook name -> the checks' methods
         self._errors: list[CheckError] = []
         self._live_at_start: list[_Live] = []
+        self._broken: list[Check] = []  # switched off before the baselines
 
     @property
     def check_names(self) -> list[str]:
         return [check.name for check in self._checks]
 
+    def prepare(self) -> None:
+        """Let the checks that must see what the runner opens before the baselines watch it from now on.
+
+        A front that takes the baselines late (the pytest front, after the framework's session set-up, inside the
+        first test's warnings context) calls this first; a check's optional ``prepare()`` must be cheap.
+        """
+        for check in self._checks:
+            try:
+                prepare = getattr(check, "prepare", None)
+                if prepare is not None:
+                    prepare()
+            except Exception:  # noqa: BLE001 - a broken check must not break the test run
+                self._record_error(check, "prepare")
+                self._broken.append(check)
+                self._stop(check)
+
     def start(self) -> None:
         """Take the session baseline of every check."""
         watched = []
         for check in self._checks:
+            if check in self._broken:
+                continue
             try:
                 check.start()
-                watched.append(_Watched(check, check.capture(), check.fingerprint(True), check.fingerprint))
+                baseline, fingerprints = check.capture(), (check.fingerprint(False), check.fingerprint(True))
+                watched.append(_Watched(check, baseline, *fingerprints, check.fingerprint))
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._record_error(check, "start")
         self._set_watched(tuple(watched))
@@ -216,15 +239,31 @@ class Engine:
         """Attribute every change since the previous check point to `owner`.
 
         A clean check point is one fingerprint call a check and a comparison: no other frame, nothing allocated.
+        A point is compared with the last point of its kind: a sweep's fingerprint says more than another point's,
+        so comparing one kind with the other would see a move at each point after a sweep.
         `framework_class`: the point opens or closes a class-scoped fixture of the test framework (pytest-django's
         ``_django_setup_unittest``, once per unittest class), which runs none of the project's code: checks that
         watch only state of the project's code (``first_party_only = True``) are not asked there.
         """
+        if sweep:
+            self._sweep(owner)
+            return
         for watched in self._framework_watched if framework_class else self._watched:
             try:
-                fingerprint = watched.fingerprint_of(sweep)
+                fingerprint = watched.fingerprint_of(False)
                 if fingerprint != watched.fingerprint:
                     watched.fingerprint = fingerprint
+                    self._observe(watched, owner)
+            except Exception:  # noqa: BLE001 - a broken check must not break the test run
+                self._drop(watched, "checkpoint")
+
+    def _sweep(self, owner: Scope) -> None:
+        """A check point where every check looks at everything; both of its fingerprints are brought up to date."""
+        for watched in self._watched:
+            try:
+                fingerprint, sweep_fingerprint = watched.fingerprint_of(False), watched.fingerprint_of(True)
+                if fingerprint != watched.fingerprint or sweep_fingerprint != watched.sweep_fingerprint:
+                    watched.fingerprint, watched.sweep_fingerprint = fingerprint, sweep_fingerprint
                     self._observe(watched, owner)
             except Exception:  # noqa: BLE001 - a broken check must not break the test run
                 self._drop(watched, "checkpoint")

@@ -3,7 +3,13 @@
 Check points: at the end of each test's teardown (owner: the test), and around
 every class-, module-, package- or session-scoped fixture's setup and teardown
 (owner: that scope); after the last test of a module, the module's end. unittest's ``setUpClass`` and ``setUpModule`` run as such
-fixtures under pytest, so they are covered the same way.
+fixtures under pytest, so they are covered the same way. A point that would
+follow another with only pytest's machinery in between (the next fixture set up
+or torn down right after one) is not taken.
+
+The baselines are taken as the first of the project's code is about to run:
+the framework's wider set-up before it (pytest-django's ``django_db_setup``,
+inside the first unittest class's ``_django_setup_unittest``) is part of them.
 """
 
 from __future__ import annotations
@@ -39,7 +45,11 @@ class IsolationPlugin:
             self.engine = Engine(checks.create(settings.checks), runner="pytest", allow=allow.split(settings.allow))
         except ValueError as error:
             raise pytest.UsageError(f"django-isolation: {error}") from None
+        self._looping = False
         self._started = False
+        self._first_test: tuple[str, str | None] | None = None
+        # The last check point was just taken and only pytest's machinery ran since: another would see nothing.
+        self._quiet = False
         self._owners: list[Scope] = []
         self._scope_leaks: list[Finding] = []
         self._ending_module: Scope | None = None
@@ -59,27 +69,55 @@ class IsolationPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Generator[None, object, object]:
-        self.engine.start()
-        self._started = True
+        self._looping = True
+        self.engine.prepare()
         return (yield)
+
+    def _start(self) -> None:
+        """Take the baselines, once, as the first of the project's code is about to run.
+
+        The test framework's session set-up that comes before (pytest-django's
+        ``django_test_environment`` and ``django_db_setup``: the test database, its
+        migrations) is part of the baselines, as it is under ``manage.py test``: it
+        runs under no check point and no wrapper.
+        """
+        if self._started:
+            return
+        self._started = True
+        self.engine.start()
+        if self._first_test is not None:
+            self.engine.test_started(*self._first_test)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        self._owners = [Scope(item.nodeid, "test", allow=_allowed(item))]
+        self._owners = [Scope(item.nodeid, "test", allow=allow.Deferred(functools.partial(_allowed, item)))]
         self._scope_leaks = []
-        self.engine.test_started(item.nodeid, _module_name(item))
-        return (yield)
+        if self._started:
+            self.engine.test_started(item.nodeid, _module_name(item))
+        else:
+            self._first_test = (item.nodeid, _module_name(item))
+        try:
+            return (yield)
+        finally:
+            self._start()
+            self._quiet = False  # the test runs next
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
+        quiet, self._quiet = self._quiet, False
         if fixturedef.scope == "function" or not self._owners:
+            if self._owners:
+                self._start()
             return (yield)
         scope = _fixture_scope(fixturedef, request, first_test=self._owners[0].id)
-        self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
         # Finalizers run last-in first-out: this one runs after the fixture's own teardown...
         fixturedef.addfinalizer(functools.partial(self._fixture_torn_down, scope))
+        if self._started or not scope.framework:  # the framework's set-up before the baselines is part of them
+            self._start()
+            if not quiet:  # a fixture set up right after another: its point closed the interval
+                self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
         self._owners.append(scope)
         try:
             return (yield)
@@ -87,7 +125,9 @@ class IsolationPlugin:
             # The framework's set-up is the baseline, all of it: what it changed in place (pytest-django renaming
             # a database's NAME in the settings dicts) must be seen here, not where a module ends; not a class-scoped
             # one (pytest-django's _django_setup_unittest runs for every unittest class: a sweep each is dear).
-            self.engine.checkpoint(scope, scope.framework and scope.kind in SWEEP_SCOPES, scope.framework_class)
+            if self._started:
+                self.engine.checkpoint(scope, scope.framework and scope.kind in SWEEP_SCOPES, scope.framework_class)
+                self._quiet = True
             self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
@@ -125,8 +165,9 @@ class IsolationPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self._started:
+        if not self._looping:
             return
+        self._start()
         self._report = to_json(self.engine.finish())
         if self.settings.report:
             write_json(self._report, self.settings.report)
@@ -140,7 +181,9 @@ class IsolationPlugin:
 
     def _before_teardown(self, scope: Scope) -> None:
         if self._owners:  # pytest also tears fixtures down after the session ended (-x, Ctrl-C)
-            self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
+            if not self._quiet:  # torn down right after another fixture: its end closed the interval
+                self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
+            self._quiet = False  # the fixture's own teardown runs next
             if scope.kind == "session":  # pytest-django's test databases are destroyed here
                 self._end_module()
                 self.engine.release()
@@ -154,12 +197,13 @@ class IsolationPlugin:
     def _fixture_torn_down(self, scope: Scope) -> None:
         if self._owners:
             self._scope_leaks += self.engine.end_scope(scope)
+            self._quiet = True
 
     def _end_test(self) -> list[Finding]:
         leaks = self.engine.end_scope(self._owners[0])
         self._end_module()
         leaks = [*self._scope_leaks, *leaks]
-        self._owners, self._scope_leaks = [], []
+        self._owners, self._scope_leaks, self._quiet = [], [], False
         return leaks
 
 
@@ -176,7 +220,8 @@ def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRe
         scope_id = request.node.nodeid
     module = getattr(fixturedef.func, "__module__", None) or ""
     framework = name == fixturedef.argname and module.partition(".")[0] in FRAMEWORK_MODULES  # not a setUpClass
-    return Scope(scope_id, kind, name, where, first_test, _allowed(request.node), framework)
+    patterns = allow.Deferred(functools.partial(_allowed, request.node))
+    return Scope(scope_id, kind, name, where, first_test, patterns, framework)
 
 
 def _allowed(node: pytest.Item | pytest.Collector) -> tuple[str, ...]:

@@ -43,16 +43,25 @@ class DictCheck:
 
 
 class BrokenCheck(DictCheck):
-    """Takes its baseline, then raises at every check point."""
+    """Takes its baseline, then raises at every check point once `broken` is set."""
 
     name = "broken"
-    baseline_taken = False
+    broken = False
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        if self.baseline_taken:
+        if self.broken:
             raise RuntimeError("boom")
-        self.baseline_taken = True
         return ()
+
+
+class SweepingCheck(DictCheck):
+    """Sees writes to SHARED through a counter at every point, and any write at sweeps."""
+
+    name = "sweeping"
+    writes = 0
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        return (self.writes, tuple(sorted(SHARED.items()))) if sweep else self.writes
 
 
 def started(*checks: DictCheck) -> Engine:
@@ -123,15 +132,53 @@ def test_unchanged_fingerprint_skips_the_capture() -> None:
     assert check.captures == 1  # the baseline only
 
 
+def test_a_point_is_compared_with_the_last_point_of_its_kind() -> None:
+    check = SweepingCheck()
+    engine = started(check)
+    for _ in range(3):
+        engine.checkpoint(TEST_A)
+        engine.checkpoint(Scope("t", "module"), sweep=True)
+    assert check.captures == 1  # the baseline only: a sweep's fingerprint is not compared with another point's
+    SHARED["x"] = "1"  # not through the counter: seen at the next sweep
+    engine.checkpoint(TEST_A)
+    [leak] = engine.end_scope(Scope("t", "module"))
+    assert leak.test == "t"
+    check.writes += 1  # through the counter: seen at the next point, after a sweep
+    SHARED["y"] = "2"
+    [leak] = engine.end_scope(TEST_B)
+    assert (leak.test, leak.summary) == ("t.b", "y set")
+
+
 def test_a_check_that_raises_is_reported_and_switched_off() -> None:
     healthy = DictCheck()
-    engine = started(BrokenCheck(), healthy)
+    broken = BrokenCheck()
+    engine = started(broken, healthy)
+    broken.broken = True
     SHARED["x"] = "1"
     engine.checkpoint(TEST_A)
     engine.checkpoint(TEST_A)
     report = engine.finish()
     [error] = report.check_errors
     assert (error.check, error.during, error.error) == ("broken", "checkpoint", "RuntimeError: boom")
+    assert [f.check for f in report.findings] == ["shared_dict"]
+
+
+def test_a_check_whose_prepare_raises_is_never_started() -> None:
+    class Unprepared(DictCheck):
+        name = "unprepared"
+
+        def prepare(self) -> None:
+            raise RuntimeError("no hook")
+
+    unprepared, healthy = Unprepared(), DictCheck()
+    engine = Engine([unprepared, healthy], runner="test")
+    engine.prepare()
+    engine.start()
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    report = engine.finish()
+    assert [(e.check, e.during) for e in report.check_errors] == [("unprepared", "prepare")]
+    assert unprepared.captures == 0
     assert [f.check for f in report.findings] == ["shared_dict"]
 
 

@@ -207,3 +207,40 @@ def test_fail_mode_is_not_swallowed_by_an_xfail_mark(tmp_path: Path) -> None:
     assert "1 xfailed, 1 error" in run.output
     assert "IsolationLeak: [apps_registry] model shop.XfailModel added" in run.output
     assert "pytest_session.py" not in run.output  # the message alone, no traceback into the plugin
+
+
+LATE_BASELINE = """
+    import pytest
+    from django.test import TestCase
+
+    from scenario.helpers import define
+
+
+    class FirstTests(TestCase):  # its _django_setup_unittest sets the test database up, before any of this code
+        def test_first(self):
+            pass
+
+
+    @pytest.fixture(scope="module")
+    def seeded(django_db_setup):
+        define("SeededModel")
+
+
+    def test_seeded(seeded):
+        pass
+"""
+
+
+def test_framework_set_up_before_the_baselines_is_quiet_and_a_fixture_after_it_is_checked(tmp_path: Path) -> None:
+    """The baselines are taken as the first of the project's code runs: the test database built inside the first
+    unittest class is part of them (no finding), and a module fixture set up on top of it is still checked."""
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_late.py", LATE_BASELINE)
+    run = scenario.run("--create-db", checks="all")
+    assert run.returncode == 0, run.output
+    assert sorted(f["check"] for f in run.findings) == ["apps_registry", "migration_drift"]  # the model, only
+    for finding in run.findings:
+        assert finding["test"] == "scenario/test_late.py"
+        assert finding["details"]["fixture"] == "seeded"
+    assert [frame["function"] for frame in run.findings[0]["origin"][:2]] == ["define", "seeded"]

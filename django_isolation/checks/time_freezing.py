@@ -40,6 +40,8 @@ ADVICE: Final = {
         "self.addCleanup(traveller.stop); time-machine's `time_machine` pytest fixture stops on its own"
     ),
 }
+_MODULE_NAMES: Final = tuple(module for _, module, _, _ in LIBRARIES)
+_NONE_IMPORTED: Final = (None,) * len(LIBRARIES)
 _Start = Callable[[Any], Any]
 Active = tuple[tuple[str, int, Any], ...]  # (library, position in its stack, the freeze object)
 
@@ -53,8 +55,10 @@ class TimeFreezingCheck:
     def __init__(self) -> None:
         self._starts: dict[int, origin.RawStack] = {}
         self._hooked: list[tuple[type, _Start, _Start]] = []
+        self._modules: tuple[Any, ...] = _NONE_IMPORTED
 
     def start(self) -> None:
+        self._modules = tuple(map(sys.modules.get, _MODULE_NAMES))
         self._hook_imported()
 
     def stop(self) -> None:
@@ -65,9 +69,11 @@ class TimeFreezingCheck:
         self._hooked = []
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        if "freezegun.api" not in sys.modules and "time_machine" not in sys.modules:
-            return ()  # neither library imported: the usual case, kept to two dict lookups
-        if len(self._hooked) < len(LIBRARIES):
+        modules = tuple(map(sys.modules.get, _MODULE_NAMES))
+        if modules == _NONE_IMPORTED:
+            return ()  # neither library imported: the usual case
+        if modules != self._modules:  # one was imported (or reloaded) since: wrap its start()
+            self._modules = modules
             self._hook_imported()
         return tuple(id(item) for stack in _stacks() for item in stack)
 
@@ -121,8 +127,11 @@ def _named_stacks() -> list[tuple[str, list[Any]]]:
     found = []
     for library, module_name, attributes, _ in LIBRARIES:
         module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        namespace = module.__dict__  # not getattr: a missing name raises inside it, and this runs at every point
         for attribute in attributes:
-            stack = getattr(module, attribute, None)
+            stack = namespace.get(attribute)
             if isinstance(stack, list):
                 found.append((library, stack))
     return found

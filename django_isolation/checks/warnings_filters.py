@@ -64,7 +64,10 @@ class WarningsFiltersCheck:
         self._originals: tuple[Callable[..., Any], Callable[..., Any]] | None = None
         self._hooks: tuple[Callable[..., Any], Callable[..., Any]] | None = None
 
-    def start(self) -> None:
+    def prepare(self) -> None:
+        """Recognise the runner's contexts from now on: pytest enters the first test's before the baseline."""
+        if self._hooks is not None:
+            return
         cls = warnings.catch_warnings
         enter, leave = cls.__enter__, cls.__exit__
         per_test, runs = self._per_test, self._runs
@@ -88,6 +91,9 @@ class WarningsFiltersCheck:
 
         self._originals, self._hooks = (enter, leave), (__enter__, __exit__)
         cls.__enter__, cls.__exit__ = __enter__, __exit__  # type: ignore[method-assign]
+
+    def start(self) -> None:
+        self.prepare()
 
     def stop(self) -> None:
         # Put warnings' methods back only if nobody wrapped ours in the meantime.
