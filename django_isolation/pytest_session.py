@@ -108,7 +108,7 @@ class IsolationPlugin:
     ) -> Generator[None, object, object]:
         quiet, self._quiet = self._quiet, False
         if fixturedef.scope == "function" or not self._owners:
-            if self._owners:
+            if not self._started and self._owners:
                 self._start()
             return (yield)
         scope = _fixture_scope(fixturedef, request, first_test=self._owners[0].id)

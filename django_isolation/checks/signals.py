@@ -108,9 +108,6 @@ class SignalsCheck:
         self._originals = (Signal.connect, Signal.disconnect)
         self._hooks = (self._connect(Signal.connect), self._disconnect(Signal.disconnect))
         Signal.connect, Signal.disconnect = self._hooks
-        for name in SENDS:
-            original = self._send_originals[name] = Signal.__dict__[name]
-            setattr(Signal, name, self._sending(original))
 
     def stop(self) -> None:
         # Put Django's methods back only if nobody wrapped ours in the meantime.
@@ -120,11 +117,20 @@ class SignalsCheck:
             Signal.connect = self._originals[0]
         if Signal.__dict__["disconnect"] is self._hooks[1]:
             Signal.disconnect = self._originals[1]
-        for name, original in self._send_originals.items():
-            if getattr(Signal.__dict__[name], "__wrapped__", None) is original:
-                setattr(Signal, name, original)
-        self._send_originals.clear()
+        self._watch_sends(False)
         self._originals = self._hooks = None
+
+    def _watch_sends(self, on: bool) -> None:
+        """Wrap the send methods while a change is live (the sends are evidence only then), unwrap them when not."""
+        if on and not self._send_originals:
+            for name in SENDS:
+                original = self._send_originals[name] = Signal.__dict__[name]
+                setattr(Signal, name, self._sending(original))
+        elif not on:
+            for name, original in list(self._send_originals.items()):
+                if getattr(Signal.__dict__[name], "__wrapped__", None) is original:  # nobody wrapped ours since
+                    setattr(Signal, name, original)
+                    del self._send_originals[name]
 
     def test_started(self) -> None:
         self._sent.clear()
@@ -178,6 +184,7 @@ class SignalsCheck:
                 continue  # collected: Django no longer calls it
             if (old is None or not old.same(entry)) and not (connection and connection.exempt):
                 changes.append(self._connected(entry, target, connection))
+        self._watch_sends(bool(changes))
         return changes
 
     def _connect(self, original: _Connect) -> _Connect:
