@@ -185,7 +185,7 @@ class Engine:
         self._worker = worker
         self._watched: tuple[_Watched, ...] = ()  # replaced, never changed in place: a check point iterates it
         self._framework_watched: tuple[_Watched, ...] = ()  # those a framework fixture's class set-up can change
-        self._unjudged = 0  # live changes made since the last judgement found none left: a clean scope skips it
+        self._waiting: dict[_Live, _Watched] = {}  # live changes not judged yet, in the order they were made
         self._order: list[str] = []
         self._failed: list[str] = []
         self._findings: list[Finding] = []
@@ -278,11 +278,9 @@ class Engine:
 
     def _judge(self, scope: Scope) -> list[Finding]:
         """Make findings of what `scope` left; changes of one cause (``Change.cause``) are one finding."""
-        if not self._unjudged:
+        if not self._waiting:
             return []  # no change waits for a judgement: a clean scope
-        waiting = [live for watched in self._watched for live in watched.live.values() if _unjudged(live)]
-        judged = [live for live in waiting if live.owner == scope]
-        self._unjudged = len(waiting) - len(judged)  # those of wider scopes still open
+        judged = self._take_waiting(scope)
         if not judged:
             return []
         new: list[Finding] = []
@@ -308,6 +306,17 @@ class Engine:
                 by_cause[cause] = live.finding
         return new
 
+    def _take_waiting(self, scope: Scope) -> list[_Live]:
+        """Remove from the waiting changes those `scope` owns (and those no longer live); return the former."""
+        judged = []
+        for live, watched in list(self._waiting.items()):
+            if watched.live.get(live.change.key) is not live or not _unjudged(live):
+                del self._waiting[live]  # restored, replaced, or its check dropped
+            elif live.owner == scope:
+                del self._waiting[live]
+                judged.append(live)
+        return judged
+
     def _also_seen(self, live: _Live) -> None:
         """Add `live` to the finding of its cause, as another view of the same leak."""
         assert live.finding is not None
@@ -320,11 +329,16 @@ class Engine:
         self._notify("release")
 
     def test_started(self, test_id: str, module: str | None = None) -> None:
-        """Record `test_id` in the run order and the leaks live as it starts; `module` defines the test."""
+        """Record `test_id` in the run order and the leaks live as it starts; `module` defines the test.
+
+        The checks' ``test_started`` hooks (they forget the previous test's evidence) are called only while a leak
+        is live: a failure is linked on evidence only to the leaks live at its test's start.
+        """
         self._order.append(test_id)
         if self._findings:
             self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
-        self._notify("test_started")
+        if self._live_at_start:  # evidence is asked for (test_failed) only while a leak is live
+            self._notify("test_started")
         self._notify("test_module", module)
 
     def _notify(self, hook: str, *args: Any) -> None:
@@ -383,11 +397,8 @@ class Engine:
 
     def finish(self) -> Report:
         """Judge what is still live, stop the checks and return the report."""
-        for watched in self._watched:
-            for live in watched.live.values():
-                if _unjudged(live):
-                    self._unjudged = 1  # that one at least
-                    self._judge(live.owner)
+        while self._waiting:
+            self._judge(next(iter(self._waiting)).owner)
         for watched in self._watched:
             self._stop(watched.check)
         used = {allowed.pattern for allowed in self._allowed}
@@ -418,10 +429,11 @@ class Engine:
             previous = None if live is None else live.previous if live.owner == owner else live
             if previous is not None and previous.change.token == change.token:
                 watched.live[key] = previous  # back to what another scope left (A, B, A): still its leak
-                self._unjudged += _unjudged(previous)  # counted again (a count too high costs one pass, no more)
+                if _unjudged(previous):
+                    self._waiting[previous] = watched
             else:
-                watched.live[key] = _Live(watched.check.name, change, owner, previous=previous)
-                self._unjudged += 1
+                live = watched.live[key] = _Live(watched.check.name, change, owner, previous=previous)
+                self._waiting[live] = watched
 
     def _restored(self, live: _Live, cleaner: Scope) -> None:
         if live.finding is not None and cleaner.id != live.owner.id:
@@ -431,6 +443,7 @@ class Engine:
     def _drop(self, watched: _Watched, during: str) -> None:
         self._record_error(watched.check, during)
         self._set_watched(tuple(w for w in self._watched if w is not watched))
+        watched.live.clear()  # its changes are no longer judged
         self._stop(watched.check)
 
     def _stop(self, check: Check) -> None:

@@ -5,6 +5,7 @@ Imported by :class:`django_isolation.runner.IsolationRunner` only when the check
 
 from __future__ import annotations
 
+import functools
 import unittest
 from typing import Any
 
@@ -51,8 +52,8 @@ class IsolationFront:
         self._watched_results: set[int] = set()
 
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
-        method = getattr(test, getattr(test, "_testMethodName", ""), None)
-        self._test, self._test_scope = test, Scope(test.id(), "test", allow=allow.patterns_of(method, type(test)))
+        patterns = allow.Deferred(functools.partial(_test_patterns, test))
+        self._test, self._test_scope = test, Scope(test.id(), "test", allow=patterns)
         self.engine.test_started(self._test_scope.id, type(test).__module__)
         self._failures_before = _failure_count(result)
         self._error = None
@@ -109,6 +110,11 @@ class IsolationFront:
             # No traceback: the leak is the message; unittest prints "IsolationLeak: ..." alone.
             result.addError(culprit, (IsolationLeak, IsolationLeak.of(leaks), None))  # type: ignore[arg-type]
             self.leak_errors += 1
+
+
+def _test_patterns(test: unittest.TestCase) -> tuple[str, ...]:
+    """The allow patterns of `test`'s method and class."""
+    return allow.patterns_of(getattr(test, getattr(test, "_testMethodName", ""), None), type(test))
 
 
 def _class_scope(cls: type) -> Scope:

@@ -73,6 +73,7 @@ PATHS = """
             call_command("loaddata", os.path.join(os.path.dirname(__file__), "views.json"), verbosity=0)  # @loaddata
             with connection.cursor() as cursor:
                 cursor.execute("INSERT INTO shop_order (product_id, quantity, created) VALUES ((SELECT id FROM shop_product WHERE sku = %s), %s, %s)", ["A", 3, "2026-01-01 00:00:00+00:00"])  # @raw
+                cursor.execute("  insert into auth_group (name) values (%s)", ["lower"])  # @lower
             super().setUpClass()
 
         def test_sees_them(self):
@@ -100,6 +101,7 @@ def test_every_insert_path_is_caught_with_its_line(scenario: Scenario) -> None:
         ("auth_user_groups", line_of(PATHS, "m2m")),
         ("analytics_pageview", line_of(PATHS, "loaddata")),
         ("shop_order", line_of(PATHS, "raw")),
+        ("auth_group", line_of(PATHS, "lower")),  # lower-cased, after white space: the tap's slow path
     }
     users = {
         f["details"]["row"].split("username=")[1].split(",")[0]: f["origin"][0]["line"]

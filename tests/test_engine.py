@@ -286,3 +286,32 @@ def test_a_check_whose_evidence_hook_raises_is_reported_and_switched_off() -> No
     report = engine.finish()
     assert [(e.check, e.during) for e in report.check_errors] == [("broken_touched", "touched")]
     assert report.victims == [] and report.unexplained == [TEST_B.id]
+
+
+class EvidenceCheck(DictCheck):
+    """Counts the test starts it was told of: its evidence is reset at each."""
+
+    name = "evidence"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts = 0
+
+    def test_started(self) -> None:
+        self.starts += 1
+
+
+def test_evidence_hooks_run_only_while_a_leak_is_live() -> None:
+    check = EvidenceCheck()
+    engine = started(check)
+    engine.test_started(TEST_A.id)
+    SHARED["flag"] = "on"
+    engine.end_scope(TEST_A)
+    assert check.starts == 0  # no leak was live as the test started: no evidence would be asked for
+    engine.test_started(TEST_B.id)
+    del SHARED["flag"]
+    engine.end_scope(TEST_B)
+    assert check.starts == 1
+    engine.test_started("t.c")
+    assert check.starts == 1  # cleaned: nothing live again
+    assert [f.test for f in engine.finish().findings] == [TEST_A.id]

@@ -2,8 +2,9 @@
 
 ``db_rows`` and ``db_schema`` both watch the SQL that runs through Django's
 connections. They share one entry in every connection's ``execute_wrappers``
-(:data:`TAP`), which classifies each statement once: most statements of a
-suite are ``SELECT`` and cost one call and a slice.
+(:data:`TAP`), which classifies each statement once and calls only the
+listeners of its kind: most statements of a suite are ``SELECT`` and cost one
+call and a prefix test.
 """
 
 from __future__ import annotations
@@ -32,26 +33,33 @@ class StatementTap:
     """One wrapper in every connection's ``execute_wrappers`` while any check listens."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: dict[Listener, frozenset[str]] = {}  # listener -> the heads it is called for
+        self._by_head: dict[str, tuple[Listener, ...]] = {}
         self._watchers: list[Watcher] = []
         self._wrapped: list[BaseDatabaseWrapper] = []
 
-    def listen(self, listener: Listener) -> None:
+    def listen(self, listener: Listener, heads: frozenset[str]) -> None:
+        """Call `listener` after each statement whose head (see :data:`Listener`) is one of `heads`."""
         if not self._listeners:
             for connection in connections.all():
                 connection.execute_wrappers.append(self)
                 self._wrapped.append(connection)
-        self._listeners.append(listener)
+        self._listeners[listener] = heads
+        self._index()
 
     def unlisten(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners.pop(listener, None)
+        self._index()
         if not self._listeners:
             for connection in self._wrapped:
                 if self in connection.execute_wrappers:
                     connection.execute_wrappers.remove(self)
             self._wrapped.clear()
             self._watchers.clear()
+
+    def _index(self) -> None:
+        heads = {head for listened in self._listeners.values() for head in listened}
+        self._by_head = {head: tuple(f for f, of in self._listeners.items() if head in of) for head in heads}
 
     def watch(self, watcher: Watcher) -> None:
         """Also see every statement before it runs (one that fails touched its tables too)."""
@@ -63,19 +71,21 @@ class StatementTap:
             self._watchers.remove(watcher)
 
     def __call__(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if not isinstance(sql, str):  # a psycopg Composed: built by hand, never by the ORM
+        if sql.__class__ is not str:  # a psycopg Composed: built by hand, never by the ORM
             return execute(sql, params, many, context)
-        for watcher in self._watchers:
-            watcher(context["connection"].alias, sql)
+        if self._watchers:
+            for watcher in self._watchers:
+                watcher(context["connection"].alias, sql)
         result = execute(sql, params, many, context)
         if sql.startswith("SELECT"):  # the ORM's, most of a suite's statements: no slice, no upper()
             return result
-        head = sql[:6].upper()
-        if head != "SELECT":
-            if head[:1].isspace():
-                head = sql.lstrip()[:6].upper()
-            for listener in self._listeners:
-                listener(head, sql, params, many, context)
+        head = sql[:6]
+        listeners = self._by_head.get(head)  # the ORM writes its heads upper-cased
+        if listeners is None:
+            head = sql.lstrip()[:6].upper()
+            listeners = self._by_head.get(head, ())
+        for listener in listeners:
+            listener(head, sql, params, many, context)
         return result
 
 
@@ -86,11 +96,14 @@ _NAME: Final = itemgetter("NAME")
 class DatabaseCheck(ABC):
     """Base of the checks that listen to statements and read test databases through a :class:`Reader`."""
 
+    heads: frozenset[str]
+    """The statements' heads (see :data:`Listener`) that :meth:`_statement` is called for."""
+
     def __init__(self) -> None:
         self._reader = Reader()
 
     def start(self) -> None:
-        TAP.listen(self._statement)
+        TAP.listen(self._statement, self.heads)
 
     def release(self) -> None:
         """Close the private connections: a test database is about to be destroyed."""

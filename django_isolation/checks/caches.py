@@ -67,7 +67,7 @@ class CachesCheck:
         self._originals: tuple[_Set, _Incr] | None = None
         self._hooks: tuple[_Set, _Incr] | None = None
         self._read_originals: dict[str, _Read] = {}
-        self._reads: set[str] = set()  # keys, as stored, that the running test read
+        self._reads: set[str] = set()  # keys, as stored, of entries set during the run that the running test read
 
     def start(self) -> None:
         cls = locmem.LocMemCache
@@ -107,7 +107,9 @@ class CachesCheck:
         def read(cache: locmem.LocMemCache, key: Any, *args: Any, **kwargs: Any) -> Any:
             version = kwargs.get("version", args[1] if len(args) > 1 else None)
             with contextlib.suppress(Exception):  # an invalid key: Django's own call raises it
-                self._reads.add(cache.make_key(key, version))
+                stored = cache.make_key(key, version)
+                if (id(cache._cache), stored) in self._stacks:  # a read of an entry set during the run
+                    self._reads.add(stored)
             return original(cache, key, *args, **kwargs)
 
         return read

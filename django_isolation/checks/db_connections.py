@@ -84,7 +84,7 @@ class DbConnectionsCheck:
         pass
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        return tuple((connection.alias, *_flags(connection)) for connection in _initialized())
+        return tuple([(connection.alias, *_flags(connection)) for connection in _initialized()])
 
     def capture(self) -> _State:
         flags = {connection.alias: _flags(connection) for connection in _initialized()}

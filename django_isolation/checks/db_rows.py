@@ -202,6 +202,7 @@ class DbRowsCheck(DatabaseCheck):
     """Rows left in any table of any test database, with the stack of the insert that made them."""
 
     name = "db_rows"
+    heads = _WRITE_HEADS | _SAVEPOINT_HEADS | _SCHEMA_HEADS
 
     def __init__(self) -> None:
         super().__init__()
@@ -329,9 +330,14 @@ class DbRowsCheck(DatabaseCheck):
         connection = context["connection"]
         if head in _SCHEMA_HEADS:
             self._reader.schema_changed.add(connection.alias)
-        elif _rolled_back_by_test(connection):
-            return  # a TestCase's or django_db's writes: they cannot outlive the test's rollback
-        elif head in _WRITE_HEADS:
+            return
+        # Inside an atomic block that a test framework opened to roll back at its end (Django's TestCase, and
+        # pytest-django's django_db, mark theirs _from_testcase), nothing written survives: no count, no stack.
+        # A loop here, not a function or any(): this runs for most writes of a suite.
+        for block in connection.atomic_blocks:
+            if block._from_testcase:
+                return
+        if head in _WRITE_HEADS:
             self._record_write(connection, context["cursor"], head, sql, params, many)
         elif head in _SAVEPOINT_HEADS:
             self._record_savepoint(connection.alias, sql)
@@ -515,19 +521,6 @@ def _leaked_model_change(alias: str, model: str, rows: list[tuple[str, _Row]]) -
         details={"database": alias, "table": tables[0], "tables": tables, "model": model, "rows": texts},
         subjects=(*tables, model.rpartition(".")[2]),
     )
-
-
-def _rolled_back_by_test(connection: BaseDatabaseWrapper) -> bool:
-    """Inside an atomic block that a test framework opened to roll back at its end.
-
-    Django's ``TestCase`` (and pytest-django's ``django_db``, which uses it)
-    marks those blocks ``_from_testcase``; nothing written inside one
-    survives it, so its writes need no count and its inserts no stack.
-    """
-    for block in connection.atomic_blocks:  # a loop, not any(): this runs for most statements of a suite
-        if block._from_testcase:
-            return True
-    return False
 
 
 def _baseline(connection: BaseDatabaseWrapper, reader: Reader) -> _Database | None:

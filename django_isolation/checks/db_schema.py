@@ -104,6 +104,7 @@ class DbSchemaCheck(DatabaseCheck):
     """Applied migrations, tables, columns, indexes and constraints of every test database."""
 
     name = "db_schema"
+    heads = _SCHEMA_HEADS | _WRITE_HEADS
 
     def __init__(self) -> None:
         super().__init__()

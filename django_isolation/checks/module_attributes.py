@@ -383,7 +383,7 @@ class ModuleAttributesCheck:
         if self._prefixes:
             return any(name == prefix or name.startswith(prefix + ".") for prefix in self._prefixes)
         path = vars(module).get("__file__")  # not getattr: a module's __getattr__ may warn
-        return isinstance(path, str) and origin.is_user_file(path) and os.path.abspath(path).startswith(self._roots)
+        return isinstance(path, str) and os.path.abspath(path).startswith(self._roots) and origin.is_user_file(path)
 
     def _global_changes(self, module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
         changes = []
