@@ -4,10 +4,10 @@
 report (for example one saved as a CI artifact) and exits 1 when it holds leaks.
 
 ``django-isolation gate [options] -- PYTEST_ARGS`` is the pre-merge gate
-through pytest: it runs the tests marked ``migration_test`` (those using
-django-test-migrations' ``migrator`` fixtures, and ``MigratorTestCase``
-classes through their Django tag) in every order of
-:mod:`django_isolation.gate`, and exits non-zero on any cause it finds.
+through pytest: it surveys the whole suite, then runs the migration tests
+(those that build a django-test-migrations ``Migrator``, and those marked
+``migration_test`` or matching ``--marker``) as :mod:`django_isolation.gate`
+says, and exits non-zero on any cause it finds.
 """
 
 from __future__ import annotations
@@ -20,42 +20,68 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Final
 
 from django_isolation import __version__, gate
 from django_isolation.report import SCHEMA, render_text
 
 
 class PytestGateFront:
-    """Builds the ``pytest`` command line of each gated run; asks a collect-only run for missing migrations."""
+    """Builds the ``pytest`` command line of each gated run; a collect-only run gives the marked tests and the
+    missing migrations."""
 
     runner = "pytest"
+    DATABASE: Final = {
+        "first": ["--reuse-db", "--create-db", "--isolation-gate-database", "first"],  # built afresh, copied, kept
+        "reuse": ["--reuse-db", "--isolation-gate-database", "reuse"],
+        "last": ["--reuse-db", "--isolation-gate-database", "last"],
+    }
 
     def __init__(self, marker: str, pytest_args: list[str], checks: str) -> None:
         self.marker = marker
         self.pytest_args = pytest_args
         self.checks = checks
         self.extra_env: dict[str, str] = {}
-
-    def test_command(self, order: gate.Order, report: Path, database: gate.DatabaseUse) -> list[str]:
-        reuse = {"first": ["--reuse-db", "--create-db"], "reuse": ["--reuse-db"], "last": []}[database]
-        command = [*self._selection(), "--isolation-order", order.argument, *reuse]
-        return command + gate.strict_options(report, self.checks) + self.pytest_args
+        self._marked: list[str] = []
 
     def missing_migrations(self) -> gate.MissingMigrations:
+        """Ask a ``pytest --collect-only -m MARKER`` run; it also says which tests the marker selects."""
         with tempfile.TemporaryDirectory(prefix="isolation-gate-") as directory:
             probe = Path(directory) / "probe.json"
-            command = [*self._selection(), "--collect-only", "-q", "--isolation-gate-probe", str(probe)]
-            done = subprocess.run(command + self.pytest_args, capture_output=True, text=True, check=False)
+            command = [*self._pytest(), "--isolation-tags-as-markers", "-m", self.marker, "--collect-only", "-q"]
+            command += ["--isolation-gate-probe", str(probe), *self.pytest_args]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
             try:
-                data = json.loads(probe.read_text(encoding="utf-8"))["missing_migrations"]
-            except (OSError, ValueError, KeyError):
+                data = json.loads(probe.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
                 return gate.MissingMigrations({}, f"pytest --collect-only exited {done.returncode}: {tail}")
-        return gate.MissingMigrations(data["operations"], data["error"])
+        self._marked = data["tests"]
+        missing = data["missing_migrations"]
+        return gate.MissingMigrations(missing["operations"], missing["error"])
 
-    def _selection(self) -> list[str]:
-        # pytest-randomly would reorder the tests after the gate's order; the gate's shuffles replace it.
-        return [sys.executable, "-m", "pytest", "-p", "no:randomly", "--isolation-tags-as-markers", "-m", self.marker]
+    def selected(self, survey: dict[str, Any], collected: list[str]) -> list[str]:
+        return self._marked
+
+    def survey_command(self, files: gate.RunFiles, database: gate.DatabaseUse) -> list[str]:
+        return [*self._pytest(), *self.DATABASE[database], *gate.survey_options(files), *self.pytest_args]
+
+    def order_command(
+        self, order: gate.Order, tests: list[str], files: gate.RunFiles, database: gate.DatabaseUse
+    ) -> list[str]:
+        """A replay of `tests` put in `order` (as ``--isolation-order`` puts the collected tests)."""
+        ordered = list(tests)
+        order.apply(ordered)
+        files.replay.write_text("".join(f"{test}\n" for test in ordered), encoding="utf-8")
+        return self.replay_command(files, database)
+
+    def replay_command(self, files: gate.RunFiles, database: gate.DatabaseUse) -> list[str]:
+        replay = ["--isolation-replay", str(files.replay), *self.DATABASE[database]]
+        return [*self._pytest(), *replay, *gate.strict_options(files.report, self.checks), *self.pytest_args]
+
+    def _pytest(self) -> list[str]:
+        # pytest-randomly would reorder the tests and reseed random for each; the gate's shuffles replace it.
+        return [sys.executable, "-m", "pytest", "-p", "no:randomly"]
 
 
 DESCRIPTION = "Find the Django tests that leave shared state behind: show a saved report, run the pre-merge gate."
@@ -76,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--marker",
         default=gate.MIGRATION_TEST_MARKER,
         metavar="EXPR",
-        help=f"the -m expression that selects the tests (default {gate.MIGRATION_TEST_MARKER})",
+        help="an -m expression whose tests also count as migration tests, besides those that build a Migrator "
+        f"(default {gate.MIGRATION_TEST_MARKER})",
     )
     gate.add_arguments(gate_parser)
     gate_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to every pytest run, after --")

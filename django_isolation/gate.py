@@ -1,20 +1,25 @@
-"""The pre-merge gate: run the migration tests under every check, in several orders, and judge.
+"""The pre-merge gate: find the polluters anywhere in the suite, prove what they break, run the migration tests in
+several orders, and judge.
 
 The gate knows nothing of pytest or ``manage.py test``; a :class:`GateFront`
-builds the command line of one run in a given :class:`Order` and says which
-migrations ``makemigrations --check`` would write. :func:`run_gate` then:
+builds each run's command line. :func:`run_gate`:
 
-1. asks the front for missing migrations before the tests;
-2. runs the selected tests once per order (as collected, reversed, then N
-   shuffles whose seeds are printed), each with every check on and leaks
-   failing, reusing the test database between runs;
-3. asks for missing migrations again after the tests;
-4. turns everything into causes, one line each: a leak, drift or schema not
-   restored (a finding of any check), a test whose outcome depends on the
-   order, a test that fails in every order, a check that broke, a run that
-   crashed, migrations missing before or after;
-5. writes ``gate.json``, ``junit.xml`` and ``summary.md`` (for a CI job
-   summary) into the output directory, with each run's report and log.
+1. asks for the migrations ``makemigrations --check`` would write before the tests;
+2. **survey**: runs the whole suite (the labels or paths given) once with the
+   registry and schema checks (:data:`SURVEY_CHECKS`), building the test
+   database and keeping it; it finds every test that leaves the registry or
+   the schema changed (the polluters) and every test that builds a
+   django-test-migrations ``Migrator`` (the migration tests, with those the
+   front's own selection adds: a marker, a tag);
+3. **orders**: runs only the migration tests, as collected, reversed, then N
+   shuffles whose seeds are printed, under every check with leaks failing;
+4. **paired runs**: for each polluter, one run of that polluter followed by the
+   migration tests, in exactly that order (``--isolation-replay``): a
+   migration test that fails there and passes as collected is proved broken
+   by it. The last run destroys the test database;
+5. asks for missing migrations again, turns everything into causes
+   (:mod:`django_isolation.gate_causes`) and writes ``gate.json``,
+   ``junit.xml`` and ``summary.md`` (:mod:`django_isolation.gate_report`).
 
 Exit status: 0 green, 1 red, 5 when no test was selected.
 """
@@ -25,23 +30,28 @@ import argparse
 import json
 import os
 import random
-import shlex
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
 
-SCHEMA: Final = "django-isolation/gate/1"
+if TYPE_CHECKING:
+    from django_isolation.gate_causes import Cause
+
+SCHEMA: Final = "django-isolation/gate/2"
 DEFAULT_SHUFFLES: Final = 3
 DEFAULT_OUTPUT: Final = "isolation-gate"
 MIGRATION_TEST_MARKER: Final = "migration_test"  # django-test-migrations' marker and tag
+SURVEY_CHECKS: Final = "apps_registry,migration_drift,db_schema,module_identity"
 EXIT_GREEN: Final = 0
 EXIT_RED: Final = 1
 EXIT_NO_TESTS: Final = 5
 DatabaseUse = Literal["first", "reuse", "last"]
-"""A run's test database: created and kept (the first run), reused and kept, created and destroyed (the last)."""
+"""A run's test database: built afresh and kept (the first run), reused and kept, reused and destroyed (the last)."""
+RunKind = Literal["survey", "order", "paired"]
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,6 @@ class Order:
     @property
     def slug(self) -> str:
         return f"shuffled-{self.seed}" if self.kind == "shuffled" else self.kind
-
-    @property
-    def argument(self) -> str:
-        """The value of pytest's ``--isolation-order`` for this order."""
-        return f"shuffled:{self.seed}" if self.kind == "shuffled" else self.kind
 
     @classmethod
     def parse(cls, text: str) -> Order:
@@ -113,26 +118,65 @@ def missing_migrations_now() -> MissingMigrations:
         return MissingMigrations({}, f"{type(error).__name__}: {error}")
 
 
+class RunFiles(NamedTuple):
+    """The files of one run, in its own directory of the gate's output."""
+
+    directory: Path
+
+    @property
+    def report(self) -> Path:
+        return self.directory / "report.json"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "output.log"
+
+    @property
+    def survey(self) -> Path:
+        return self.directory / "survey.json"
+
+    @property
+    def replay(self) -> Path:
+        return self.directory / "replay.txt"
+
+
 class GateFront(Protocol):
     """What the gate needs from a runner."""
 
     runner: str
     extra_env: dict[str, str]
 
-    def test_command(self, order: Order, report: Path, database: DatabaseUse) -> list[str]: ...
-
     def missing_migrations(self) -> MissingMigrations: ...
+
+    def survey_command(self, files: RunFiles, database: DatabaseUse) -> list[str]: ...
+
+    def selected(self, survey: dict[str, Any], collected: list[str]) -> list[str]:
+        """The tests the front's own selection (a marker, tags) picks, besides those that built a Migrator."""
+
+    def order_command(self, order: Order, tests: list[str], files: RunFiles, database: DatabaseUse) -> list[str]:
+        """Run `tests` (in collected order) in `order`."""
+
+    def replay_command(self, files: RunFiles, database: DatabaseUse) -> list[str]:
+        """Run exactly the tests of ``files.replay``, in that order."""
 
 
 @dataclass
-class OrderRun:
-    """One finished run of the selected tests."""
+class GateRun:
+    """One finished run."""
 
-    order: Order
+    kind: RunKind
+    label: str
     command: list[str]
     returncode: int
     report: dict[str, Any] | None
-    log: Path
+    files: RunFiles
+    seconds: float
+    order: Order | None = None
+    polluter: str | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.files.log
 
     @property
     def ran(self) -> list[str]:
@@ -146,62 +190,146 @@ class OrderRun:
     def findings(self) -> list[dict[str, Any]]:
         return list((self.report or {}).get("findings", []))
 
+    @property
+    def victims(self) -> list[dict[str, Any]]:
+        return list((self.report or {}).get("victims", []))
+
 
 @dataclass
 class GateResult:
     """Everything the gate saw, and the causes it fails on."""
 
     runner: str
-    runs: list[OrderRun]
+    survey: GateRun
+    selected: list[str]
+    runs: list[GateRun]
     before: MissingMigrations
     after: MissingMigrations
-    causes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    causes: list[Cause] = field(default_factory=list)  # decisive first
 
     @property
-    def tests(self) -> list[str]:
-        return list(dict.fromkeys(test for run in self.runs for test in run.ran))
+    def order_runs(self) -> list[GateRun]:
+        return [run for run in self.runs if run.kind == "order"]
+
+    @property
+    def paired_runs(self) -> list[GateRun]:
+        return [run for run in self.runs if run.kind == "paired"]
+
+    @property
+    def all_runs(self) -> list[GateRun]:
+        return [self.survey, *self.runs]
 
     @property
     def exit_status(self) -> int:
-        if not self.tests and not any(run.report is None for run in self.runs):
+        if not self.selected and self.survey.report is not None:
             return EXIT_NO_TESTS
         return EXIT_RED if self.causes else EXIT_GREEN
 
 
-def run_gate(front: GateFront, chosen: Sequence[Order], output: Path, echo: Callable[[str], None] = print) -> GateResult:
+class _Runner:
+    """Runs the gate's runs one after another, numbered, timed and announced on stderr."""
+
+    def __init__(self, front: GateFront, output: Path, progress: Callable[[str], None]) -> None:
+        self.front, self.output, self.progress = front, output, progress
+        self.started = time.monotonic()
+        self.number = 0
+        self.total = "?"
+
+    def files(self, slug: str) -> RunFiles:
+        files = RunFiles(self.output / slug)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        files.report.unlink(missing_ok=True)
+        return files
+
+    def run(self, kind: RunKind, label: str, files: RunFiles, command: list[str], tests: int | None) -> GateRun:
+        self.number += 1
+        what = "the whole suite" if tests is None else f"{tests} test(s)"
+        self.progress(f"django-isolation gate: run {self.number} of {self.total}: {label}, {what} ({self._elapsed()})")
+        begun = time.monotonic()
+        environ = {**os.environ, **self.front.extra_env}
+        with files.log.open("w", encoding="utf-8") as handle:
+            done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environ, check=False)
+        seconds = time.monotonic() - begun
+        return GateRun(kind, label, command, done.returncode, _read_json(files.report), files, seconds)
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f} s elapsed"
+
+
+def run_gate(
+    front: GateFront,
+    chosen: Sequence[Order],
+    output: Path,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
+) -> GateResult:
     """Run the gate with `front` in the `chosen` orders; write its files to `output`."""
+    from django_isolation import gate_causes, gate_report
+
     output.mkdir(parents=True, exist_ok=True)
+    runner = _Runner(front, output, progress or _to_stderr)
     before = front.missing_migrations()
-    echo(f"django-isolation gate: makemigrations --check before the tests: {_migrations_line(before)}")
-    runs = []
-    for number, order in enumerate(chosen):
-        database: DatabaseUse = "last" if number == len(chosen) - 1 else "reuse" if number else "first"
-        runs.append(_run_order(front, order, output, database))
-        echo(_run_line(runs[-1]))
+    echo(f"django-isolation gate: makemigrations --check before the tests: {migrations_line(before)}")
+    files = runner.files("survey")
+    survey = runner.run("survey", "survey", files, front.survey_command(files, "first"), None)
+    survey_data = _read_json(files.survey) or {}
+    collected = survey.ran
+    selected = _selection(collected, survey_data, front.selected(survey_data, collected))
+    heads = gate_causes.polluter_heads(survey, collected)
+    runner.total = str(1 + (len(chosen) + len(heads) if selected else 0))
+    echo(_run_line(survey))
+    runs = _selected_runs(runner, chosen, selected, heads) if selected else []
     after = front.missing_migrations()
-    echo(f"django-isolation gate: makemigrations --check after the tests: {_migrations_line(after)}")
-    result = GateResult(front.runner, runs, before, after)
-    result.causes = causes(result)
-    write_outputs(result, output)
-    for line in summary_lines(result, output):
+    echo(f"django-isolation gate: makemigrations --check after the tests: {migrations_line(after)}")
+    result = GateResult(front.runner, survey, selected, runs, before, after, time.monotonic() - runner.started)
+    result.causes = gate_causes.causes(result)
+    gate_report.write_outputs(result, output)
+    for line in gate_report.summary_lines(result, output):
         echo(line)
     return result
 
 
-def _run_order(front: GateFront, order: Order, output: Path, database: DatabaseUse) -> OrderRun:
-    directory = output / order.slug
-    directory.mkdir(parents=True, exist_ok=True)
-    report, log = directory / "report.json", directory / "output.log"
-    report.unlink(missing_ok=True)
-    command = front.test_command(order, report, database)
-    environ = {**os.environ, **front.extra_env}
-    with log.open("w", encoding="utf-8") as handle:
-        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environ, check=False)
-    data = _read_report(report)
-    return OrderRun(order, command, done.returncode, data, log)
+def _selected_runs(runner: _Runner, chosen: Sequence[Order], selected: list[str], heads: list[str]) -> list[GateRun]:
+    """The orders, then one paired run per polluter; the last run destroys the test database."""
+    plans: list[tuple[Order | None, str | None]] = [(order, None) for order in chosen]
+    plans += [(None, head) for head in heads]
+    runs = []
+    for number, (order, head) in enumerate(plans):
+        database: DatabaseUse = "last" if number == len(plans) - 1 else "reuse"
+        run = _order_run(runner, order, selected, database) if order else _paired_run(runner, head, selected, database)
+        runs.append(run)
+        runner.progress(_run_line(runs[-1]))
+    return runs
 
 
-def _read_report(path: Path) -> dict[str, Any] | None:
+def _order_run(runner: _Runner, order: Order, selected: list[str], database: DatabaseUse) -> GateRun:
+    files = runner.files(order.slug)
+    run = runner.run(
+        "order", order.label, files, runner.front.order_command(order, selected, files, database), len(selected)
+    )
+    run.order = order
+    return run
+
+
+def _paired_run(runner: _Runner, head: str | None, selected: list[str], database: DatabaseUse) -> GateRun:
+    assert head is not None
+    files = runner.files(f"paired-{runner.number + 1}")
+    tests = [head, *(test for test in selected if test != head)]
+    files.replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+    label = f"paired: {head} first"
+    run = runner.run("paired", label, files, runner.front.replay_command(files, database), len(tests))
+    run.polluter = head
+    return run
+
+
+def _selection(collected: list[str], survey: dict[str, Any], front_selected: list[str]) -> list[str]:
+    """The migration tests: those that built a Migrator and those the front selects, in collected order."""
+    chosen = {*survey.get("migration_tests", []), *front_selected}
+    return [test for test in collected if test in chosen] + sorted(chosen.difference(collected))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -209,207 +337,30 @@ def _read_report(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def causes(result: GateResult) -> list[str]:
-    """Why the gate is red, one line each; empty when green."""
-    found = [*_migration_causes(result), *_crash_causes(result), *_leak_causes(result)]
-    found += _check_error_causes(result)
-    return found + _outcome_causes(result)
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
-def _migration_causes(result: GateResult) -> list[str]:
-    found = []
-    for when, missing in (("before", result.before), ("after", result.after)):
-        if missing.error:
-            found.append(f"makemigrations --check {when} the tests could not run: {missing.error}")
-        elif missing.operations and (when == "before" or missing.operations != result.before.operations):
-            found.append(f"makemigrations --check {when} the tests: {_operations_text(missing.operations)}")
-    return found
+def operations_text(missing: MissingMigrations) -> str:
+    """The operations per app label, one line."""
+    return "; ".join(f"{label}: {', '.join(ops)}" for label, ops in sorted(missing.operations.items()))
 
 
-def _crash_causes(result: GateResult) -> list[str]:
-    return [
-        f"the {run.order.label} run exited {run.returncode} without a report: see {run.log}"
-        for run in result.runs
-        if run.report is None
-    ]
-
-
-def _leak_causes(result: GateResult) -> list[str]:
-    seen: dict[tuple[str, str, str], list[str]] = {}
-    for run in result.runs:
-        for finding in run.findings:
-            key = (finding["check"], finding["test"], finding["summary"])
-            seen.setdefault(key, []).append(run.order.label)
-    return [
-        f"leak [{check}] left by {test}: {summary} (in the {_listed(labels)} order{'s' if len(labels) > 1 else ''})"
-        for (check, test, summary), labels in seen.items()
-    ]
-
-
-def _check_error_causes(result: GateResult) -> list[str]:
-    seen: dict[str, str] = {}
-    for run in result.runs:
-        for error in (run.report or {}).get("check_errors", []):
-            seen.setdefault(f"check {error['check']} broke during {error['during']}: {error['error']}", run.order.label)
-    return [f"{text} (in the {label} order); its state went unchecked" for text, label in seen.items()]
-
-
-def _outcome_causes(result: GateResult) -> list[str]:
-    found = []
-    for test in result.tests:
-        ran = [run for run in result.runs if test in run.ran]
-        failed = [run.order.label for run in ran if test in run.failed]
-        passed = [run.order.label for run in ran if test not in run.failed]
-        if failed and passed:
-            found.append(f"order-dependent: {test} fails in {_listed(failed)}, passes in {_listed(passed)}")
-        elif failed:
-            found.append(f"fails in every order: {test}")
-    return found
-
-
-def _listed(labels: Sequence[str]) -> str:
-    return ", ".join(labels)
-
-
-def _operations_text(operations: dict[str, list[str]]) -> str:
-    return "; ".join(f"{label}: {', '.join(ops)}" for label, ops in sorted(operations.items()))
-
-
-def _migrations_line(missing: MissingMigrations) -> str:
+def migrations_line(missing: MissingMigrations) -> str:
+    """What ``makemigrations --check`` found, for the terminal and ``summary.md``."""
     if missing.error:
         return f"could not run ({missing.error})"
-    return "no changes" if missing.clean else f"changes not in migrations: {_operations_text(missing.operations)}"
+    return "no changes" if missing.clean else f"changes not in migrations: {operations_text(missing)}"
 
 
-def _run_line(run: OrderRun) -> str:
+def _run_line(run: GateRun) -> str:
+    took = f"{run.seconds:.1f} s"
     if run.report is None:
-        return f"django-isolation gate: {run.order.label}: exited {run.returncode} without a report ({run.log})"
+        return f"django-isolation gate: {run.label}: exited {run.returncode} without a report ({run.log}; {took})"
     return (
-        f"django-isolation gate: {run.order.label}: {len(run.ran)} tests, {len(run.failed)} failed, "
-        f"{len(run.findings)} leak(s) (exit {run.returncode})"
+        f"django-isolation gate: {run.label}: {len(run.ran)} tests, {len(run.failed)} failed, "
+        f"{len(run.findings)} leak(s) (exit {run.returncode}; {took})"
     )
-
-
-def summary_lines(result: GateResult, output: Path) -> list[str]:
-    """The closing lines for the terminal: the verdict, each cause, how to reproduce, where the files are."""
-    if result.exit_status == EXIT_NO_TESTS:
-        return ["django-isolation gate: no test was selected (see the selection options); failing"]
-    verdict = "passed" if not result.causes else f"FAILED ({len(result.causes)} cause(s))"
-    lines = [f"django-isolation gate {verdict}"]
-    lines += [f"  - {cause}" for cause in result.causes]
-    if result.causes:
-        lines.append("reproduce an order with:")
-        lines += [f"  {run.order.label}: {shlex.join(run.command)}" for run in result.runs]
-    lines.append(f"files: {output / 'gate.json'}, {output / 'junit.xml'}, {output / 'summary.md'}")
-    return lines
-
-
-def write_outputs(result: GateResult, output: Path) -> None:
-    """``gate.json``, ``junit.xml`` and ``summary.md`` in `output`."""
-    (output / "gate.json").write_text(json.dumps(to_json(result), indent=2) + "\n", encoding="utf-8")
-    ElementTree.ElementTree(junit(result)).write(output / "junit.xml", encoding="utf-8", xml_declaration=True)
-    (output / "summary.md").write_text(markdown(result), encoding="utf-8")
-
-
-def to_json(result: GateResult) -> dict[str, Any]:
-    """The gate's JSON document (schema ``django-isolation/gate/1``)."""
-    return {
-        "schema": SCHEMA,
-        "runner": result.runner,
-        "status": "passed" if result.exit_status == EXIT_GREEN else "failed",
-        "exit_status": result.exit_status,
-        "causes": result.causes,
-        "makemigrations": {"before": result.before.to_json(), "after": result.after.to_json()},
-        "orders": [
-            {
-                "order": run.order.kind,
-                "seed": run.order.seed,
-                "label": run.order.label,
-                "command": run.command,
-                "returncode": run.returncode,
-                "report": str(run.log.parent / "report.json") if run.report is not None else None,
-                "log": str(run.log),
-                "tests": len(run.ran),
-                "failed": sorted(run.failed),
-                "findings": len(run.findings),
-            }
-            for run in result.runs
-        ],
-        "tests": {test: {run.order.label: _outcome(run, test) for run in result.runs} for test in result.tests},
-    }
-
-
-def _outcome(run: OrderRun, test: str) -> str:
-    if test not in run.ran:
-        return "not run"
-    return "failed" if test in run.failed else "passed"
-
-
-def junit(result: GateResult) -> ElementTree.Element:
-    """JUnit XML: a suite per order (a test case per test, leaks as failures of their polluter) and the gate's own."""
-    root = ElementTree.Element("testsuites", name="django-isolation gate")
-    for run in result.runs:
-        root.append(_order_suite(run))
-    root.append(_gate_suite(result))
-    return root
-
-
-def _order_suite(run: OrderRun) -> ElementTree.Element:
-    suite = ElementTree.Element("testsuite", name=f"order: {run.order.label}")
-    leaks: dict[str, list[str]] = {}
-    for finding in run.findings:
-        leaks.setdefault(finding["test"], []).append(f"[{finding['check']}] {finding['summary']}")
-    failures = 0
-    for test in [*run.ran, *(test for test in leaks if test not in run.ran)]:
-        case = ElementTree.SubElement(suite, "testcase", name=test, classname=run.order.label)
-        problems = (["failed"] if test in run.failed else []) + leaks.get(test, [])
-        if problems:
-            failures += 1
-            failure = ElementTree.SubElement(case, "failure", message="; ".join(problems))
-            failure.text = "\n".join(problems)
-    suite.set("tests", str(len(suite)))
-    suite.set("failures", str(failures))
-    return suite
-
-
-def _gate_suite(result: GateResult) -> ElementTree.Element:
-    suite = ElementTree.Element("testsuite", name="django-isolation gate")
-    for name, problems in (
-        ("makemigrations --check", _migration_causes(result)),
-        ("every run finished", _crash_causes(result) + _check_error_causes(result)),
-        ("no leaks", _leak_causes(result)),
-        ("outcomes do not depend on the order", _outcome_causes(result)),
-    ):
-        case = ElementTree.SubElement(suite, "testcase", name=name, classname="gate")
-        if problems:
-            failure = ElementTree.SubElement(case, "failure", message=problems[0])
-            failure.text = "\n".join(problems)
-    suite.set("tests", str(len(suite)))
-    suite.set("failures", str(sum(1 for case in suite if len(case))))
-    return suite
-
-
-def markdown(result: GateResult) -> str:
-    """A Markdown summary for a CI job summary (e.g. ``$GITHUB_STEP_SUMMARY``)."""
-    status = {EXIT_GREEN: "passed", EXIT_RED: "failed", EXIT_NO_TESTS: "failed: no test selected"}
-    lines = [f"## django-isolation gate: {status[result.exit_status]}", ""]
-    lines += ["| order | tests | failed | leaks | exit |", "|---|---|---|---|---|"]
-    lines += [
-        f"| {run.order.label} | {len(run.ran)} | {len(run.failed)} | {len(run.findings)} | {run.returncode} |"
-        for run in result.runs
-    ]
-    before, after = _migrations_line(result.before), _migrations_line(result.after)
-    lines += ["", f"makemigrations --check: before: {before}; after: {after}", ""]
-    if result.causes:
-        lines += ["### Causes", ""] + [f"- {_escape(cause)}" for cause in result.causes] + [""]
-        lines += ["### Reproduce", ""]
-        for run in result.runs:
-            lines += [f"{run.order.label}:", "", "```sh", shlex.join(run.command), "```", ""]
-    return "\n".join(lines)
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -437,10 +388,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"where gate.json, junit.xml, summary.md and each run's report and log go (default {DEFAULT_OUTPUT}/)",
     )
     parser.add_argument(
-        "--checks", default="all", metavar="NAMES", help="the checks each run uses (default: all)"
+        "--checks", default="all", metavar="NAMES", help="the checks of the migration tests' runs (default: all)"
     )
 
 
 def strict_options(report: Path, checks: str) -> list[str]:
-    """The ``--isolation-*`` options of every gated run: every check, leaks fail, a JSON report."""
+    """The ``--isolation-*`` options of the migration tests' runs: the checks, leaks fail, a JSON report."""
     return ["--isolation-check", "--isolation-checks", checks, "--isolation-fail", "--isolation-report", str(report)]
+
+
+def survey_options(files: RunFiles) -> list[str]:
+    """The ``--isolation-*`` options of the survey: the registry and schema checks, a report, the Migrator survey."""
+    return [
+        "--isolation-check",
+        "--isolation-checks",
+        SURVEY_CHECKS,
+        "--isolation-report",
+        str(files.report),
+        "--isolation-gate-survey",
+        str(files.survey),
+    ]

@@ -39,6 +39,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="give unittest-style tests their Django @tag names as markers, so that -m selects them",
     )
     group.addoption(
+        "--isolation-replay",
+        dest="isolation_replay",
+        metavar="FILE",
+        help="run exactly the tests FILE lists (one node id a line, # comments), in that order, after any "
+        "reordering (pytest-django's database tests first, -p randomly)",
+    )
+    group.addoption(
+        "--isolation-gate-survey",
+        dest="isolation_gate_survey",
+        metavar="FILE",
+        help="(used by django-isolation gate) write the tests that built a django-test-migrations Migrator to FILE",
+    )
+    group.addoption(
+        "--isolation-gate-database",
+        dest="isolation_gate_database",
+        choices=("first", "reuse", "last"),
+        help="(used by django-isolation gate, with --reuse-db) first: copy the test databases once built; reuse: "
+        "start from that copy; last: start from it, destroy the databases and the copies at the end",
+    )
+    group.addoption(
         "--isolation-gate-probe",
         dest="isolation_gate_probe",
         metavar="PATH",
@@ -57,14 +77,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)  # after every selection and any other reordering plugin
 def pytest_collection_finish(session: pytest.Session) -> None:
-    order = session.config.getoption("isolation_order")
-    if order:
-        from django_isolation.gate import Order
+    order, replay = session.config.getoption("isolation_order"), session.config.getoption("isolation_replay")
+    try:
+        if order and replay:
+            raise ValueError("--isolation-order and --isolation-replay exclude each other")
+        if order:
+            from django_isolation.gate import Order
 
-        try:
             Order.parse(order).apply(session.items)
-        except ValueError as error:
-            raise pytest.UsageError(f"django-isolation: {error}") from None
+        elif replay:
+            _replay(session, replay)
+    except ValueError as error:
+        raise pytest.UsageError(f"django-isolation: {error}") from None
+
+
+def _replay(session: pytest.Session, path: str) -> None:
+    from django_isolation.gate_run import read_replay, replayed
+
+    items, others = replayed(session.items, read_replay(path), lambda item: item.nodeid)
+    session.items[:] = items
+    if others:
+        session.config.hook.pytest_deselected(items=others)
 
 
 def _django_tags(item: pytest.Item) -> set[str]:
@@ -77,11 +110,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "isolation_allow(*patterns): leaks of this test that django-isolation should not report"
     )
-    probe = config.getoption("isolation_gate_probe")
-    if probe:
-        from django_isolation.gate_probe import GateProbe
+    probe, survey = config.getoption("isolation_gate_probe"), config.getoption("isolation_gate_survey")
+    if probe or survey or config.getoption("isolation_gate_database"):
+        from django_isolation import gate_probe
 
-        config.pluginmanager.register(GateProbe(probe), "django_isolation_gate_probe")
+        if probe:
+            config.pluginmanager.register(gate_probe.GateProbe(probe), "django_isolation_gate_probe")
+        if survey:
+            config.pluginmanager.register(gate_probe.GateSurvey(survey), "django_isolation_gate_survey")
+        if config.getoption("isolation_gate_database"):
+            config.pluginmanager.import_plugin("django_isolation.gate_database")
     cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
     try:
         settings = resolve(cli, os.environ, lambda name: str(config.getini(name)))

@@ -21,6 +21,7 @@ import unittest
 from typing import TYPE_CHECKING, Any
 
 from django.test.runner import DiscoverRunner
+from django.test.utils import iter_test_cases
 
 from django_isolation.allow import split
 from django_isolation.options import EXIT_LEAKS_ONLY, OPTIONS, Settings, resolve
@@ -28,6 +29,7 @@ from django_isolation.options import EXIT_LEAKS_ONLY, OPTIONS, Settings, resolve
 if TYPE_CHECKING:
     from django_isolation.checks import Check
     from django_isolation.engine import Engine
+    from django_isolation.gate_run import MigratorSurvey
     from django_isolation.suite import IsolationFront
 
 
@@ -42,6 +44,24 @@ class IsolationRunner(DiscoverRunner):
                 parser.add_argument(option.flag, dest=option.dest, action="store_true", help=option.help)
             else:
                 parser.add_argument(option.flag, dest=option.dest, metavar=option.metavar, help=option.help)
+        parser.add_argument(
+            "--isolation-replay",
+            metavar="FILE",
+            help="run exactly the tests FILE lists (one test id a line, # comments), in that order, after any "
+            "reordering (--reverse, --shuffle, TestCase first)",
+        )
+        parser.add_argument(
+            "--isolation-gate-survey",
+            metavar="FILE",
+            help="(used by isolation_gate) write the tests that built a django-test-migrations Migrator, and the "
+            "tests' tags, to FILE",
+        )
+        parser.add_argument(
+            "--isolation-gate-database",
+            choices=("first", "reuse", "last"),
+            help="(used by isolation_gate, with --keepdb) first: copy the test databases once built; reuse: start "
+            "from that copy; last: start from it, destroy the databases and the copies at the end",
+        )
 
     def __init__(
         self,
@@ -51,9 +71,15 @@ class IsolationRunner(DiscoverRunner):
         isolation_fail: bool = False,
         isolation_checks: str | None = None,
         isolation_allow: str | None = None,
+        isolation_replay: str | None = None,
+        isolation_gate_survey: str | None = None,
+        isolation_gate_database: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.replay = isolation_replay
+        self.gate_survey = isolation_gate_survey
+        self.gate_database = isolation_gate_database
         cli = {
             "isolation_check": isolation_check,
             "isolation_report": isolation_report,
@@ -73,6 +99,8 @@ class IsolationRunner(DiscoverRunner):
             except ValueError as error:
                 raise SystemExit(f"django-isolation: {error}") from None
             self.test_suite = IsolationSuite
+        elif self.gate_survey:
+            raise SystemExit("django-isolation: --isolation-gate-survey needs --isolation-check")
 
     def build_suite(self, *args: Any, **kwargs: Any) -> unittest.TestSuite:
         suite = super().build_suite(*args, **kwargs)
@@ -81,7 +109,34 @@ class IsolationRunner(DiscoverRunner):
                 "django-isolation: --parallel is not supported yet with --isolation-* options; "
                 "run with --parallel 1"
             )
+        if self.replay:
+            suite = self._replayed(suite)
         return suite
+
+    def _replayed(self, suite: unittest.TestSuite) -> unittest.TestSuite:
+        from django_isolation.gate_run import read_replay, replayed
+
+        try:
+            tests, _ = replayed(iter_test_cases(suite), read_replay(self.replay or ""), lambda test: test.id())
+        except ValueError as error:
+            raise SystemExit(f"django-isolation: {error}") from None
+        return suite.__class__(tests)
+
+    def setup_databases(self, **kwargs: Any) -> Any:
+        old_config = super().setup_databases(**kwargs)
+        if self.gate_database:
+            from django_isolation.gate_run import prepare_test_databases
+
+            prepare_test_databases(self.gate_database, self.verbosity)
+        return old_config
+
+    def teardown_databases(self, old_config: Any, **kwargs: Any) -> None:
+        if self.gate_database == "last":
+            from django_isolation.gate_run import destroy_snapshots
+
+            destroy_snapshots()
+            self.keepdb = False  # kept while the tests ran; destroyed now, as a run without --keepdb does
+        super().teardown_databases(old_config, **kwargs)
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> unittest.TextTestResult:
         if not self.isolation.enabled:
@@ -93,11 +148,25 @@ class IsolationRunner(DiscoverRunner):
         engine = Engine(self._checks, runner="django", allow=split(self.isolation.allow))
         suite.front = self._front = IsolationFront(engine, self.isolation.fail)  # type: ignore[attr-defined]
         self.log(header(self.isolation, engine.check_names))
+        survey = self._survey(suite) if self.gate_survey else None
         engine.start()
         try:
             return super().run_suite(suite, **kwargs)
         finally:
+            if survey is not None:
+                survey.stop(self.gate_survey or "")
             self._report(engine)
+
+    def _survey(self, suite: unittest.TestSuite) -> MigratorSurvey:
+        from django_isolation.gate_run import MigratorSurvey
+
+        front = self._front
+        survey = MigratorSurvey(lambda: front.current_test if front else None)
+        for test in iter_test_cases(suite):
+            method = getattr(test, getattr(test, "_testMethodName", ""), None)
+            survey.tagged(test.id(), {*getattr(test, "tags", ()), *getattr(method, "tags", ())})
+        survey.start()
+        return survey
 
     def run_tests(self, test_labels: list[str], **kwargs: Any) -> int:
         failures: int = super().run_tests(test_labels, **kwargs)

@@ -51,6 +51,11 @@ class IsolationFront:
         self._error: BaseException | None = None
         self._watched_results: set[int] = set()
 
+    @property
+    def current_test(self) -> str | None:
+        """The id of the test running now, if one is."""
+        return self._test_scope.id if self._test_scope else None
+
     def test_started(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         patterns = allow.Deferred(functools.partial(_test_patterns, test))
         self._test, self._test_scope = test, Scope(test.id(), "test", allow=patterns)

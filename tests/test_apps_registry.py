@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from runs import Scenario
+import pytest_django.plugin
+from runs import Scenario, skip_if_pytest_django_serializes_every_table
 
 CHECKS = "apps_registry,db_rows"  # the checks whose findings these tests count one by one
 
@@ -117,6 +118,9 @@ def test_every_form_of_isolate_apps_is_quiet(scenario: Scenario) -> None:
     assert run.findings == []
 
 
+@pytest.mark.skipif(
+    not hasattr(pytest_django.plugin, "_django_isolate_apps"), reason="pytest-django 4.12 added django_isolate_apps"
+)
 def test_pytest_django_isolate_apps_marker_and_fixture_are_quiet(tmp_path) -> None:  # type: ignore[no-untyped-def]
     scenario = Scenario(tmp_path, "pytest")
     scenario.write(
@@ -215,6 +219,7 @@ TEST_APP = {
 
 
 def test_test_apps_and_module_level_test_models_before_the_session_are_quiet(scenario: Scenario) -> None:
+    skip_if_pytest_django_serializes_every_table(scenario)
     for name, source in TEST_APP.items():
         scenario.write(name, source)
     run = scenario.run(checks=CHECKS, settings="scenario.settings")
@@ -256,6 +261,7 @@ def test_a_model_removed_and_restored_is_quiet(scenario: Scenario) -> None:
 
 
 def test_a_reloaded_models_module_is_caught_as_a_replacement(scenario: Scenario) -> None:
+    skip_if_pytest_django_serializes_every_table(scenario)
     scenario.write("late_models.py", LATE_IMPORT["late_models.py"])
     scenario.write(
         "test_reload.py",
