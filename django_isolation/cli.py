@@ -49,7 +49,7 @@ class PytestGateFront:
         with tempfile.TemporaryDirectory(prefix="isolation-gate-") as directory:
             probe = Path(directory) / "probe.json"
             command = [*self._pytest(), "--isolation-tags-as-markers", "-m", self.marker, "--collect-only", "-q"]
-            command += ["--isolation-gate-probe", str(probe), *self.pytest_args]
+            command += [f"--isolation-gate-probe={probe}", *self.pytest_args]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             try:
                 data = json.loads(probe.read_text(encoding="utf-8"))
@@ -76,7 +76,7 @@ class PytestGateFront:
         return self.replay_command(files, database)
 
     def replay_command(self, files: gate.RunFiles, database: gate.DatabaseUse) -> list[str]:
-        replay = ["--isolation-replay", str(files.replay), *self.DATABASE[database]]
+        replay = [f"--isolation-replay={files.replay}", *self.DATABASE[database]]
         return [*self._pytest(), *replay, *gate.strict_options(files.report, self.checks), *self.pytest_args]
 
     def _pytest(self) -> list[str]:

@@ -392,9 +392,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# A path is given as one --option=PATH word: pytest takes a lone word that names an existing path for a path to
+# collect, and the common directory of those for its rootdir (which would change every test's node id).
+
+
 def strict_options(report: Path, checks: str) -> list[str]:
     """The ``--isolation-*`` options of the migration tests' runs: the checks, leaks fail, a JSON report."""
-    return ["--isolation-check", "--isolation-checks", checks, "--isolation-fail", "--isolation-report", str(report)]
+    return ["--isolation-check", "--isolation-checks", checks, "--isolation-fail", f"--isolation-report={report}"]
 
 
 def survey_options(files: RunFiles) -> list[str]:
@@ -403,8 +407,6 @@ def survey_options(files: RunFiles) -> list[str]:
         "--isolation-check",
         "--isolation-checks",
         SURVEY_CHECKS,
-        "--isolation-report",
-        str(files.report),
-        "--isolation-gate-survey",
-        str(files.survey),
+        f"--isolation-report={files.report}",
+        f"--isolation-gate-survey={files.survey}",
     ]

@@ -190,11 +190,13 @@ POLLUTED = {
 }
 
 
-def gate(scenario: Scenario, *options: str, settings: str = "gate_settings") -> tuple[Run, dict[str, Any]]:
-    """Run the gate of `scenario`'s runner on the scenario package; its output goes to ``gate/``."""
+def gate(
+    scenario: Scenario, *options: str, settings: str = "gate_settings", output: Path | None = None
+) -> tuple[Run, dict[str, Any]]:
+    """Run the gate of `scenario`'s runner on the scenario package; its output goes to `output` (``gate/``)."""
     if not (scenario.root / "gate_settings.py").exists():
         (scenario.root / "gate_settings.py").write_text(textwrap.dedent(GATE_SETTINGS))
-    output = scenario.root / "gate"
+    output = output or scenario.root / "gate"
     if scenario.runner == "django":
         command = [sys.executable, str(REPO / "manage.py"), "isolation_gate", "scenario", "--output", str(output)]
         done = run([*command, "-v", "2", *options], scenario.root, DJANGO_SETTINGS_MODULE=settings)
@@ -306,6 +308,16 @@ def test_each_polluted_variant_fails_the_gate_with_its_cause(scenario: Scenario,
     assert "django-isolation gate FAILED" in done.output
     suites = ElementTree.parse(scenario.root / "gate" / "junit.xml").getroot()
     assert suites[-1].get("failures") != "0"
+
+
+def test_an_output_directory_outside_the_project_leaves_the_test_ids_alone(scenario: Scenario) -> None:
+    scenario.write("test_migrations.py", BARCODE_MIGRATION_TEST)
+    outside = scenario.root.parent / f"{scenario.root.name}-gate"  # pytest would take the replay file for a path
+    done, result = gate(scenario, "--shuffles", "0", output=outside)
+    assert done.returncode == 0, done.output
+    test_id = scenario.test_id("test_migrations", "BarcodeMigrationTests", "test_barcode_is_added")
+    assert result["selected"] == [test_id]
+    assert [run["tests"] for run in result["runs"]] == [1, 1, 1]
 
 
 def test_the_printed_command_reproduces_an_order(scenario: Scenario) -> None:

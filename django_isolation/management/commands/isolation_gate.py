@@ -61,7 +61,7 @@ class DjangoGateFront:
 
     def replay_command(self, files: gate.RunFiles, database: gate.DatabaseUse) -> list[str]:
         tests = files.replay.read_text(encoding="utf-8").split()
-        replay = ["--isolation-replay", str(files.replay)]
+        replay = [f"--isolation-replay={files.replay}"]
         return [*self._test(tests, database), *replay, *gate.strict_options(files.report, self.checks)]
 
     def _test(self, labels: list[str], database: gate.DatabaseUse) -> list[str]:
