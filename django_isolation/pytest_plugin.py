@@ -127,8 +127,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"django-isolation: {error}") from None
     if not settings.enabled:
         return
-    if getattr(config.option, "numprocesses", None):
-        raise pytest.UsageError("django-isolation: pytest-xdist (-n) is not supported yet; run without -n")
+    from django_isolation import pytest_xdist
+
+    if pytest_xdist.is_controller(config):  # pytest-xdist's controller: the workers check, it merges
+        config.pluginmanager.register(pytest_xdist.ControllerPlugin(settings), SESSION_PLUGIN_NAME)
+        return
     from django_isolation.pytest_session import IsolationPlugin
 
-    config.pluginmanager.register(IsolationPlugin(settings), SESSION_PLUGIN_NAME)
+    config.pluginmanager.register(IsolationPlugin(settings, pytest_xdist.worker_id(config)), SESSION_PLUGIN_NAME)

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 import pytest
 
-from django_isolation import allow, checks
-from django_isolation.engine import SWEEP_SCOPES, Engine, Finding, IsolationLeak, Scope, ScopeKind
+from django_isolation import allow, checks, pytest_xdist
+from django_isolation.engine import MAIN_PROCESS, SWEEP_SCOPES, Engine, Finding, IsolationLeak, Scope, ScopeKind
 from django_isolation.evidence import Failure
 from django_isolation.options import EXIT_LEAKS_ONLY, Settings
 from django_isolation.origin import Frame, is_user_file, relative_path
@@ -39,10 +39,13 @@ _XUNIT_FIXTURE_PREFIXES = (
 class IsolationPlugin:
     """Drives one :class:`~django_isolation.engine.Engine` through a pytest session."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker: str | None = None) -> None:
         self.settings = settings
+        self.worker = worker  # pytest-xdist's worker id; None in a serial run
         try:
-            self.engine = Engine(checks.create(settings.checks), runner="pytest", allow=allow.split(settings.allow))
+            engine_worker = worker or MAIN_PROCESS
+            found = checks.create(settings.checks)
+            self.engine = Engine(found, runner="pytest", worker=engine_worker, allow=allow.split(settings.allow))
         except ValueError as error:
             raise pytest.UsageError(f"django-isolation: {error}") from None
         self._looping = False
@@ -62,10 +65,7 @@ class IsolationPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Under ``-q`` pytest prints no report header: say which checks are on all the same."""
-        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None and session.config.option.verbose < 0 and not session.config.option.no_header:
-            terminal.write_line(header(self.settings, self.engine.check_names))
+        write_header_when_quiet(session, header(self.settings, self.engine.check_names))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Generator[None, object, object]:
@@ -169,6 +169,10 @@ class IsolationPlugin:
             return
         self._start()
         self._report = to_json(self.engine.finish())
+        if self.worker is not None:  # the controller merges, writes and prints
+            pytest_xdist.hand_over(session.config, self._report, self._leak_errors, self._other_failures)
+            self._report = None
+            return
         if self.settings.report:
             write_json(self._report, self.settings.report)
         if self._leak_errors and not self._other_failures and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
@@ -205,6 +209,13 @@ class IsolationPlugin:
         leaks = [*self._scope_leaks, *leaks]
         self._owners, self._scope_leaks, self._quiet = [], [], False
         return leaks
+
+
+def write_header_when_quiet(session: pytest.Session, line: str) -> None:
+    """Under ``-q`` pytest prints no report header: say which checks are on all the same."""
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None and session.config.option.verbose < 0 and not session.config.option.no_header:
+        terminal.write_line(line)
 
 
 def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, first_test: str) -> Scope:

@@ -7,7 +7,9 @@ The JSON schema (``django-isolation/report/1``) is documented in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +38,39 @@ def to_json(report: Report) -> dict[str, Any]:
     }
 
 
+def merge(reports: Mapping[str, dict[str, Any]], workers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One report of the reports of several workers (pytest-xdist's ``gw0``, ``gw1``), keyed by worker.
+
+    Each finding, victim, check error and allowed leak is tagged with its
+    ``worker``; ``order`` and ``failed`` keep each worker's own sequence;
+    ``unused_allow`` holds the patterns no worker used; ``workers`` says how
+    each worker ended (``finished``, or ``lost: ...`` when it sent no report).
+    """
+    data = list(reports.values())
+    merged: dict[str, Any] = {
+        "schema": SCHEMA,
+        "runner": data[0]["runner"] if data else "pytest",
+        "checks": list(dict.fromkeys(name for report in data for name in report["checks"])),
+        "invocation": {"argv": list(sys.argv), "cwd": os.getcwd()},
+        "order": {},
+        "failed": {},
+        "findings": [],
+        "victims": [],
+        "unexplained": [],
+        "unused_allow": _unused_everywhere(data),
+        "check_errors": [],
+        "allowed": [],
+        "workers": dict(workers or dict.fromkeys(reports, "finished")),
+    }
+    for worker, report in reports.items():
+        merged["order"].update(report["order"])
+        merged["failed"].update(report["failed"])
+        merged["unexplained"] += report["unexplained"]
+        for key in ("findings", "victims", "check_errors", "allowed"):
+            merged[key] += [{**item, "worker": worker} for item in report[key]]
+    return merged
+
+
 def write_json(data: dict[str, Any], path: str) -> None:
     """Write a JSON report (from :func:`to_json`) to `path`, creating its directory."""
     target = Path(path)
@@ -62,19 +97,23 @@ def header(settings: Settings, checks: Iterable[str]) -> str:
 def render_text(data: dict[str, Any]) -> str:
     """The terminal summary of a JSON report: leaks grouped by polluter, then victims."""
     findings, victims, errors = data["findings"], data["victims"], data["check_errors"]
-    polluters = list(dict.fromkeys(f["test"] for f in findings))
+    polluters = list(dict.fromkeys((f["test"], f.get("worker")) for f in findings))
     lines = [f"{len(polluters)} polluter(s), {len(findings)} leak(s), {len(victims)} possible victim(s)"]
-    for polluter in polluters:
-        lines += ["", f"POLLUTER {polluter}"]
-        for finding in (f for f in findings if f["test"] == polluter):
+    for polluter, worker in polluters:
+        lines += ["", f"POLLUTER {polluter}{_on(worker)}"]
+        for finding in (f for f in findings if (f["test"], f.get("worker")) == (polluter, worker)):
             lines += _finding_lines(finding)
     for victim in victims:
-        lines += ["", f"VICTIM {victim['test']} failed near these leaks:"]
+        lines += ["", f"VICTIM {victim['test']}{_on(victim.get('worker'))} failed near these leaks:"]
         lines += _victim_lines(victim)
     for test in data.get("unexplained", []):
         lines += ["", f"FAILED {test}: no watched state explains this failure"]
     for error in errors:
-        lines += ["", f"CHECK ERROR {error['check']} during {error['during']}: {error['error']} (check switched off)"]
+        check, during = f"{error['check']}{_on(error.get('worker'))}", error["during"]
+        lines += ["", f"CHECK ERROR {check} during {during}: {error['error']} (check switched off)"]
+    for worker, ended in data.get("workers", {}).items():
+        if ended != "finished":
+            lines += ["", f"WORKER {worker} {ended}: the findings of its tests are not in this report"]
     allowed = data.get("allowed", [])
     if allowed:
         lines += ["", f"{len(allowed)} leak(s) allowed on purpose:"]
@@ -83,6 +122,17 @@ def render_text(data: dict[str, Any]) -> str:
     if unused:
         lines += ["", f"--isolation-allow pattern(s) that matched nothing: {', '.join(unused)}"]
     return "\n".join(lines)
+
+
+def _unused_everywhere(reports: list[dict[str, Any]]) -> list[str]:
+    """The allow patterns that no report used."""
+    if not reports:
+        return []
+    return [pattern for pattern in reports[0]["unused_allow"] if all(pattern in r["unused_allow"] for r in reports)]
+
+
+def _on(worker: str | None) -> str:
+    return f" (worker {worker})" if worker else ""
 
 
 def _victim_json(victim: Victim) -> dict[str, Any]:

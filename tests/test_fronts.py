@@ -60,12 +60,6 @@ def test_parallel_django_runs_are_refused_with_a_clear_message() -> None:
     assert "--parallel is not supported yet with --isolation-* options; run with --parallel 1" in result.output
 
 
-def test_xdist_is_refused_with_a_clear_message() -> None:
-    result = run_pytest(REPO, "-n", "2", "--isolation-check", "testproject/demo/clean")
-    assert result.returncode == 4, result.output
-    assert "pytest-xdist (-n) is not supported yet" in result.output
-
-
 def test_runner_options_are_listed_in_manage_py_help() -> None:
     result = manage_test(REPO, "--help")
     for flag in ("--isolation-check", "--isolation-report PATH", "--isolation-fail"):
