@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from django_isolation import __version__, gate
-from django_isolation.report import SCHEMA, render_text
+from django_isolation.report import SCHEMA, merge_jobs, render_text, write_json
 
 
 class PytestGateFront:
@@ -93,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the summary of a JSON report; exit 1 if it holds leaks")
     show.add_argument("report", help="a report written by --isolation-report")
+    merge = commands.add_parser(
+        "merge", help="merge the reports of several CI jobs into one; print it; exit 1 if it holds leaks"
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT", help="reports written by --isolation-report")
+    merge.add_argument("--output", metavar="PATH", help="write the merged report there")
     gate_parser = commands.add_parser(
         "gate",
         help="pre-merge gate through pytest: the migration tests in several orders under every check",
@@ -110,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "show":
         return _show(args.report)
+    if args.command == "merge":
+        return _merge(args.reports, args.output)
     return _gate(args)
 
 
@@ -120,16 +127,53 @@ def _gate(args: argparse.Namespace) -> int:
     return result.exit_status
 
 
-def _show(path: str) -> int:
+def _merge(paths: list[str], output: str | None) -> int:
+    """Merge the reports at `paths`, each one CI job's (named after its file, or its directory and file)."""
+    reports = {}
+    for job, path in zip(_job_names(paths), paths):
+        data = _read(path)
+        if data is None:
+            return 2
+        reports[job] = data
+    try:
+        merged = merge_jobs(reports)
+    except ValueError as error:
+        print(f"django-isolation: cannot merge: {error}", file=sys.stderr)
+        return 2
+    if output:
+        write_json(merged, output)
+    return _print(merged)
+
+
+def _job_names(paths: list[str]) -> list[str]:
+    """Each report's job: its file's stem, or its directory and stem when stems repeat, or its path."""
+    for name in (lambda p: p.stem, lambda p: f"{p.parent.name}/{p.stem}", str):
+        names = [name(Path(path)) for path in paths]
+        if len(set(names)) == len(names):
+            return names
+    return paths
+
+
+def _read(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            data: dict[str, Any] = json.load(handle)
     except (OSError, ValueError) as error:
         print(f"django-isolation: cannot read {path}: {error}", file=sys.stderr)
-        return 2
+        return None
     if data.get("schema") != SCHEMA:
         print(f"django-isolation: {path} is not a {SCHEMA} report", file=sys.stderr)
-        return 2
+        return None
+    return data
+
+
+def _show(path: str) -> int:
+    data = _read(path)
+    return 2 if data is None else _print(data)
+
+
+def _print(data: dict[str, Any]) -> int:
+    """Print the summary of `data`; 1 if it holds leaks."""
     try:
         print(render_text(data))
         sys.stdout.flush()

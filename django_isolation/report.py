@@ -46,28 +46,48 @@ def merge(reports: Mapping[str, dict[str, Any]], workers: Mapping[str, str] | No
     ``unused_allow`` holds the patterns no worker used; ``workers`` says how
     each worker ended (``finished``, or ``lost: ...`` when it sent no report).
     """
-    data = list(reports.values())
-    merged: dict[str, Any] = {
-        "schema": SCHEMA,
-        "runner": data[0]["runner"] if data else "pytest",
-        "checks": list(dict.fromkeys(name for report in data for name in report["checks"])),
-        "invocation": {"argv": list(sys.argv), "cwd": os.getcwd()},
-        "order": {},
-        "failed": {},
-        "findings": [],
-        "victims": [],
-        "unexplained": [],
-        "unused_allow": _unused_everywhere(data),
-        "check_errors": [],
-        "allowed": [],
-        "workers": dict(workers or dict.fromkeys(reports, "finished")),
-    }
+    merged = _merged_base(list(reports.values()))
+    merged["workers"] = dict(workers or dict.fromkeys(reports, "finished"))
     for worker, report in reports.items():
         merged["order"].update(report["order"])
         merged["failed"].update(report["failed"])
         merged["unexplained"] += report["unexplained"]
         for key in ("findings", "victims", "check_errors", "allowed"):
             merged[key] += [{**item, "worker": worker} for item in report[key]]
+    return merged
+
+
+def merge_jobs(reports: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """One report of the reports of several CI jobs (keyed by job), each of one or several workers.
+
+    ``order`` and ``failed`` keep every job's and worker's sequence (``job/gw0``,
+    ``job/main``); the same leak found by several jobs (same test, check and
+    summary) is one finding, its ``jobs`` listing them; victims, check errors
+    and allowed leaks are tagged with their ``job``. Reports of another schema,
+    or of different runners, are refused (ValueError).
+    """
+    for job, report in reports.items():
+        if report.get("schema") != SCHEMA:
+            raise ValueError(f"{job} is not a {SCHEMA} report")
+    runners = {report["runner"] for report in reports.values()}
+    if len(runners) > 1:
+        raise ValueError(f"the reports come from different runners ({', '.join(sorted(runners))}): merge one runner's")
+    merged = _merged_base(list(reports.values()))
+    merged["jobs"], merged["workers"] = list(reports), {}
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for job, report in reports.items():
+        for key in ("order", "failed"):
+            merged[key].update({f"{job}/{worker}": tests for worker, tests in report[key].items()})
+        merged["workers"].update({f"{job}/{worker}": ended for worker, ended in report.get("workers", {}).items()})
+        merged["unexplained"] += [test for test in report["unexplained"] if test not in merged["unexplained"]]
+        for finding in report["findings"]:
+            same = seen.get((finding["test"], finding["check"], finding["summary"]))
+            if same is None:
+                same = seen[(finding["test"], finding["check"], finding["summary"])] = {**finding, "jobs": []}
+                merged["findings"].append(same)
+            same["jobs"].append(job)
+        for key in ("victims", "check_errors", "allowed"):
+            merged[key] += [{**item, "job": job} for item in report[key]]
     return merged
 
 
@@ -97,14 +117,16 @@ def header(settings: Settings, checks: Iterable[str]) -> str:
 def render_text(data: dict[str, Any]) -> str:
     """The terminal summary of a JSON report: leaks grouped by polluter, then victims."""
     findings, victims, errors = data["findings"], data["victims"], data["check_errors"]
-    polluters = list(dict.fromkeys((f["test"], f.get("worker")) for f in findings))
+    polluters = list(dict.fromkeys((f["test"], f.get("worker"), tuple(f.get("jobs", ()))) for f in findings))
     lines = [f"{len(polluters)} polluter(s), {len(findings)} leak(s), {len(victims)} possible victim(s)"]
-    for polluter, worker in polluters:
-        lines += ["", f"POLLUTER {polluter}{_on(worker)}"]
-        for finding in (f for f in findings if (f["test"], f.get("worker")) == (polluter, worker)):
+    for polluter, worker, jobs in polluters:
+        lines += ["", f"POLLUTER {polluter}{_on(worker, jobs)}"]
+        same = (polluter, worker, jobs)
+        for finding in (f for f in findings if (f["test"], f.get("worker"), tuple(f.get("jobs", ()))) == same):
             lines += _finding_lines(finding)
     for victim in victims:
-        lines += ["", f"VICTIM {victim['test']}{_on(victim.get('worker'))} failed near these leaks:"]
+        where = _on(victim.get("worker"), [victim["job"]] if "job" in victim else [])
+        lines += ["", f"VICTIM {victim['test']}{where} failed near these leaks:"]
         lines += _victim_lines(victim)
     for test in data.get("unexplained", []):
         lines += ["", f"FAILED {test}: no watched state explains this failure"]
@@ -124,6 +146,24 @@ def render_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _merged_base(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields of a merged report that come from all of `reports` at once; the lists and maps empty."""
+    return {
+        "schema": SCHEMA,
+        "runner": reports[0]["runner"] if reports else "pytest",
+        "checks": list(dict.fromkeys(name for report in reports for name in report["checks"])),
+        "invocation": {"argv": list(sys.argv), "cwd": os.getcwd()},
+        "order": {},
+        "failed": {},
+        "findings": [],
+        "victims": [],
+        "unexplained": [],
+        "unused_allow": _unused_everywhere(reports),
+        "check_errors": [],
+        "allowed": [],
+    }
+
+
 def _unused_everywhere(reports: list[dict[str, Any]]) -> list[str]:
     """The allow patterns that no report used."""
     if not reports:
@@ -131,8 +171,11 @@ def _unused_everywhere(reports: list[dict[str, Any]]) -> list[str]:
     return [pattern for pattern in reports[0]["unused_allow"] if all(pattern in r["unused_allow"] for r in reports)]
 
 
-def _on(worker: str | None) -> str:
-    return f" (worker {worker})" if worker else ""
+def _on(worker: str | None, jobs: Iterable[str] = ()) -> str:
+    where = [f"worker {worker}"] if worker else []
+    jobs = list(jobs)
+    where += [f"job{'s' if len(jobs) > 1 else ''} {', '.join(jobs)}"] if jobs else []
+    return f" ({'; '.join(where)})" if where else ""
 
 
 def _victim_json(victim: Victim) -> dict[str, Any]:

@@ -1,14 +1,17 @@
-"""pytest-xdist: each worker checks its own tests, the controller merges; victims are linked per worker only.
+"""pytest-xdist: each worker checks its own tests, the controller merges; victims are linked per worker only;
+``django-isolation merge`` joins the reports of split CI jobs.
 
 Real ``pytest -n 2`` runs on SQLite or PostgreSQL (pytest-django's per-worker test databases), as DATABASE_URL says.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from runs import Run, Scenario, run_pytest
+from runs import Run, Scenario, run, run_pytest
 
 POLLUTER = """
     from django.db import models
@@ -41,6 +44,16 @@ ALWAYS_FAILS = """
     @pytest.mark.django_db
     def test_d_writes_in_its_workers_own_database():
         Group.objects.create(name="rolled back")
+"""
+
+
+CLEAN_UNITTEST = """
+    from django.test import SimpleTestCase
+
+
+    class CleanTests(SimpleTestCase):
+        def test_clean(self):
+            pass
 """
 
 
@@ -114,3 +127,42 @@ def test_without_workers_the_run_is_serial(tmp_path: Path) -> None:
     assert result.returncode == 0, result.output
     assert result.report is not None and list(result.report["order"]) == ["main"] and "workers" not in result.report
     assert {f.get("worker") for f in result.report["findings"]} == {None}
+
+
+def test_merge_joins_the_reports_of_split_ci_jobs(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_a_pair.py", POLLUTER + VICTIM)
+    scenario.write("test_c_elsewhere.py", ALWAYS_FAILS)
+    jobs = []
+    for number, files in enumerate((["test_a_pair.py", "test_c_elsewhere.py"], ["test_a_pair.py"]), 1):
+        report = tmp_path / f"job-{number}" / "isolation.json"
+        paths = [f"scenario/{name}" for name in files]
+        options = ["-p", "no:randomly", "-n", "2", "--dist", "loadfile", "--isolation-report", str(report)]
+        run_pytest(scenario.root, *options, *paths, report=report)
+        jobs.append(str(report))
+    merged_path = tmp_path / "merged.json"
+    merged = run([sys.executable, "-m", "django_isolation.cli", "merge", *jobs, "--output", str(merged_path)], tmp_path)
+    assert merged.returncode == 1, merged.output  # it holds leaks
+    data = json.loads(merged_path.read_text())
+    assert data["jobs"] == ["job-1/isolation", "job-2/isolation"]
+    assert {key.split("/")[0] for key in data["order"]} == {"job-1", "job-2"} and len(data["order"]) == 4
+    polluter = "scenario/test_a_pair.py::test_a_defines_a_model_inline"
+    assert [(f["check"], f["jobs"]) for f in data["findings"] if f["test"] == polluter] == [
+        ("apps_registry", ["job-1/isolation", "job-2/isolation"]),  # the same leak, found by both jobs: once
+        ("migration_drift", ["job-1/isolation", "job-2/isolation"]),
+    ]
+    assert sorted(victim["job"] for victim in data["victims"]) == ["job-1/isolation", "job-2/isolation"]
+    assert f"POLLUTER {polluter} (worker " in merged.output and "jobs job-1/isolation, job-2/isolation)" in merged.output
+
+
+def test_merge_refuses_reports_of_different_runners(tmp_path: Path) -> None:
+    reports = []
+    for runner in ("pytest", "django"):
+        (tmp_path / runner).mkdir()
+        scenario = Scenario(tmp_path / runner, runner)
+        scenario.write("test_clean.py", CLEAN_UNITTEST)
+        assert scenario.run().report is not None
+        reports.append(str(scenario.report_path))
+    done = run([sys.executable, "-m", "django_isolation.cli", "merge", *reports], tmp_path)
+    assert done.returncode == 2
+    assert "cannot merge: the reports come from different runners (django, pytest)" in done.output
