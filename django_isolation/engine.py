@@ -401,6 +401,10 @@ class Engine:
             self._judge(next(iter(self._waiting)).owner)
         for watched in self._watched:
             self._stop(watched.check)
+        return self.snapshot()
+
+    def snapshot(self) -> Report:
+        """The report of what was judged so far; the checks go on (a ``--parallel`` worker's, after each class)."""
         used = {allowed.pattern for allowed in self._allowed}
         return Report(
             runner=self._runner,

@@ -89,6 +89,7 @@ class IsolationRunner(DiscoverRunner):
         }
         self.isolation: Settings = resolve(cli, os.environ)
         self._front: IsolationFront | None = None
+        self._parallel_leak_errors = 0
         self._checks: list[Check] = []
         if self.isolation.enabled:
             from django_isolation import checks
@@ -98,18 +99,18 @@ class IsolationRunner(DiscoverRunner):
                 self._checks = checks.create(self.isolation.checks)
             except ValueError as error:
                 raise SystemExit(f"django-isolation: {error}") from None
+            from django_isolation.parallel import IsolationParallelTestSuite
+
             self.test_suite = IsolationSuite
+            self.parallel_test_suite = IsolationParallelTestSuite
         elif self.gate_survey:
             raise SystemExit("django-isolation: --isolation-gate-survey needs --isolation-check")
 
     def build_suite(self, *args: Any, **kwargs: Any) -> unittest.TestSuite:
         suite = super().build_suite(*args, **kwargs)
-        if self.isolation.enabled and suite.__class__ is not self.test_suite:
-            raise SystemExit(
-                "django-isolation: --parallel is not supported yet with --isolation-* options; "
-                "run with --parallel 1"
-            )
         if self.replay:
+            if suite.__class__ is self.parallel_test_suite:
+                raise SystemExit("django-isolation: --isolation-replay runs the tests in one process: use --parallel 1")
             suite = self._replayed(suite)
         return suite
 
@@ -141,6 +142,8 @@ class IsolationRunner(DiscoverRunner):
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> unittest.TextTestResult:
         if not self.isolation.enabled:
             return super().run_suite(suite, **kwargs)
+        if suite.__class__ is self.parallel_test_suite:
+            return self._run_parallel(suite, **kwargs)
         from django_isolation.engine import Engine
         from django_isolation.report import header
         from django_isolation.suite import IsolationFront
@@ -157,6 +160,21 @@ class IsolationRunner(DiscoverRunner):
                 survey.stop(self.gate_survey or "")
             self._report(engine)
 
+    def _run_parallel(self, suite: Any, **kwargs: Any) -> unittest.TextTestResult:
+        """Under ``--parallel N``: the workers check their own tests (:mod:`django_isolation.parallel`)."""
+        from django_isolation.parallel import gathered
+        from django_isolation.report import header
+
+        if self.gate_survey:
+            raise SystemExit("django-isolation: --isolation-gate-survey runs in one process: use --parallel 1")
+        self.log(header(self.isolation, [check.name for check in self._checks]) + " (each worker checks its tests)")
+        directory = suite.prepare(self.isolation)
+        try:
+            return super().run_suite(suite, **kwargs)
+        finally:
+            data, self._parallel_leak_errors = gathered(directory)
+            self._write_report(data)
+
     def _survey(self, suite: unittest.TestSuite) -> MigratorSurvey:
         from django_isolation.gate_run import MigratorSurvey
 
@@ -170,14 +188,19 @@ class IsolationRunner(DiscoverRunner):
 
     def run_tests(self, test_labels: list[str], **kwargs: Any) -> int:
         failures: int = super().run_tests(test_labels, **kwargs)
-        if self._front and self._front.leak_errors and failures == self._front.leak_errors:
+        leak_errors = self._front.leak_errors if self._front else self._parallel_leak_errors
+        if leak_errors and failures == leak_errors:
             raise SystemExit(EXIT_LEAKS_ONLY)
         return failures
 
     def _report(self, engine: Engine) -> None:
-        from django_isolation.report import TITLE, render_text, to_json, write_json
+        from django_isolation.report import to_json
 
-        data = to_json(engine.finish())
+        self._write_report(to_json(engine.finish()))
+
+    def _write_report(self, data: dict[str, Any]) -> None:
+        from django_isolation.report import TITLE, render_text, write_json
+
         print(f"\n{'=' * 20} {TITLE} {'=' * 20}\n{render_text(data)}", file=sys.stderr)
         if self.isolation.report:
             write_json(data, self.isolation.report)

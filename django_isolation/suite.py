@@ -32,7 +32,13 @@ class ScopeError:
         return self._id
 
 
+_FAILING_EVENTS = frozenset({"addError", "addFailure", "addUnexpectedSuccess"})
+
+
 def _failure_count(result: unittest.TestResult) -> int:
+    events = getattr(result, "events", None)  # a --parallel worker's RemoteTestResult keeps no failure lists
+    if isinstance(events, list):
+        return sum(1 for event in events if event[0] in _FAILING_EVENTS or event[0] == "addSubTest" and event[-1])
     return len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
 
 
@@ -107,6 +113,7 @@ class IsolationFront:
     def module_torn_down(self, result: unittest.TestResult) -> None:
         if self._module is not None:
             scope = Scope(self._module, "module", "setUpModule")
+            self._module = None  # under --parallel, a worker may run another class of it: set up again
             self._judge(scope, ScopeError(scope.id), result)
 
     def _judge(self, scope: Scope, culprit: Any, result: unittest.TestResult) -> None:

@@ -54,12 +54,6 @@ def test_django_runner_is_a_plain_discover_runner_when_off(tmp_path: Path) -> No
     assert "Ran 1 test" in result.output
 
 
-def test_parallel_django_runs_are_refused_with_a_clear_message() -> None:
-    result = manage_test(REPO, "--parallel", "2", "--isolation-check", "testproject.demo")
-    assert result.returncode != 0
-    assert "--parallel is not supported yet with --isolation-* options; run with --parallel 1" in result.output
-
-
 def test_runner_options_are_listed_in_manage_py_help() -> None:
     result = manage_test(REPO, "--help")
     for flag in ("--isolation-check", "--isolation-report PATH", "--isolation-fail"):
