@@ -231,11 +231,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="count instructions with valgrind's callgrind instead of timing (deterministic, ~50x slower)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run every run on N workers: pytest -n N (pytest-xdist), manage.py test --parallel N (default: none)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     args = parser.parse_args(argv)
     args.checks = args.checks or [DEFAULT_CHECKS]
     if args.instructions and shutil.which("valgrind") is None:
         parser.error("--instructions needs valgrind")
+    if args.instructions and args.workers:
+        parser.error("--instructions counts one process: time --workers runs instead")
     if args.tests < 1 or args.repeat < 1:
         parser.error("--tests and --repeat must be at least 1")
     try:
@@ -266,7 +275,7 @@ def class_source(numbers: range) -> str:
     return CLASS_HEADER.format(number=numbers.start // TESTS_PER_CLASS) + "".join(tests)
 
 
-def command(runner: str, mode: str, report: Path, keep_db: bool = True) -> list[str]:
+def command(runner: str, mode: str, report: Path, keep_db: bool = True, workers: int = 0) -> list[str]:
     """The command line of one run: `mode` is "without", "plain" or a set of checks; a checked run writes `report`.
 
     With `keep_db` the test database is kept and reused between runs: creating a
@@ -275,11 +284,13 @@ def command(runner: str, mode: str, report: Path, keep_db: bool = True) -> list[
     if runner == "django":
         argv = [sys.executable, str(REPO / "manage.py"), "test", PACKAGE, "--noinput"]
         argv += ["--keepdb"] if keep_db else []
+        argv += ["--parallel", str(workers)] if workers else []
         without = ["--testrunner", "django.test.runner.DiscoverRunner"]
     else:
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
         argv += [f"--ds={SETTINGS}", PACKAGE]
         argv += ["--reuse-db"] if keep_db else []
+        argv += ["-n", str(workers)] if workers else []
         without = ["-p", "no:django_isolation"]
     if mode == "without":
         return argv + without
@@ -347,7 +358,8 @@ def measure(
     runs: dict[str, list[float]] = {mode: [] for mode in modes}
     for number in range(args.repeat + 1):
         for mode in modes:  # the warm-up round (number 0) is timed, never counted
-            elapsed = timed_run(command(runner, mode, report), env, root, args.instructions and number > 0)
+            argv = command(runner, mode, report, workers=args.workers)
+            elapsed = timed_run(argv, env, root, args.instructions and number > 0)
             if mode not in ("without", "plain"):
                 check_report(report, args.tests)
             if number:
