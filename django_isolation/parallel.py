@@ -34,20 +34,6 @@ from django_isolation.suite import IsolationFront
 _FRONT: IsolationFront | None = None  # this worker process's, made for its first class
 
 
-class IsolationParallelTestSuite(ParallelTestSuite):
-    """Django's parallel suite whose workers run the checks on their own engines."""
-
-    run_subsuite = None  # replaced below by a module-level function: the pool pickles it by name
-
-    def prepare(self, settings: Settings) -> Path:
-        """Give every subsuite what its worker needs; return the directory the workers write to."""
-        directory = Path(tempfile.mkdtemp(prefix="django-isolation-parallel-"))
-        config = {"checks": settings.checks, "fail": settings.fail, "allow": settings.allow, "directory": str(directory)}
-        for subsuite in self.subsuites:
-            subsuite.isolation_config = config
-        return directory
-
-
 def _run_checked_subsuite(args: tuple[Any, ...]) -> Any:
     """Django's ``_run_subsuite``, with the subsuite's boundaries reported to this worker's front."""
     subsuite = args[2]
@@ -60,7 +46,18 @@ def _run_checked_subsuite(args: tuple[Any, ...]) -> Any:
         _write(front, Path(config["directory"]))
 
 
-IsolationParallelTestSuite.run_subsuite = _run_checked_subsuite  # type: ignore[assignment]
+class IsolationParallelTestSuite(ParallelTestSuite):
+    """Django's parallel suite whose workers run the checks on their own engines."""
+
+    run_subsuite = _run_checked_subsuite  # a module-level function: the pool pickles it by name
+
+    def prepare(self, settings: Settings) -> Path:
+        """Give every subsuite what its worker needs; return the directory the workers write to."""
+        directory = Path(tempfile.mkdtemp(prefix="django-isolation-parallel-"))
+        config = {"checks": settings.checks, "fail": settings.fail, "allow": settings.allow, "directory": str(directory)}
+        for subsuite in self.subsuites:
+            subsuite.isolation_config = config
+        return directory
 
 
 def _worker_front(config: dict[str, Any]) -> IsolationFront:
