@@ -4,12 +4,15 @@ Uses the suite of ``benchmarks/overhead.py`` (clean ``TestCase`` tests doing
 small ORM work, 20 a class, 5 classes a module) at each size given, runs it
 once plain and once checked for each set of checks (after a warm-up run that
 creates the kept test database), and prints each run's peak resident set size
-(``ru_maxrss`` of that child process, from ``os.wait4``) and the growth. Every
+(``ru_maxrss`` of that child process, from ``os.wait4``; with ``--workers N``,
+of the largest of its processes, the workers included: Linux gives the child's
+own peak or its largest reaped descendant's) and the growth. Every
 checked run's report must hold no finding, victim or check error. Budget: at
 most 50 MB of growth at 5,000 tests with every check on.
 
     python benchmarks/memory.py                                  # 1,000 and 5,000 tests, manage.py test, SQLite
     python benchmarks/memory.py --runner pytest --tests 5000 --checks all --checks db_rows
+    python benchmarks/memory.py --tests 5000 --workers 2                 # manage.py test --parallel 2
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default {DEFAULT_POSTGRES_URL}")
     parser.add_argument("--tables", type=int, default=50, help="tables in the database (default 50)")
     parser.add_argument("--checks", action="append", metavar="NAMES", help="as overhead.py (default: the defaults)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="as overhead.py: pytest -n N, --parallel N")
     args = parser.parse_args(argv)
     args.checks = args.checks or [DEFAULT_CHECKS]
     args.tests = [int(number) for number in args.tests.split(",")]
@@ -71,11 +75,12 @@ def measure(args: argparse.Namespace, tests: int, root: Path) -> list[tuple[str,
     url = args.postgres_url if args.database == "postgres" else None
     env, report = environment(root, url, max(0, args.tables - BASE_TABLES)), root / "report.json"
     env["TESTPROJECT_TEST_DB"] += f"_memory_{tests}"
-    peak_rss_mb(command(args.runner, "plain", report), env, root)  # warm-up: creates the kept database
-    plain = peak_rss_mb(command(args.runner, "plain", report), env, root)
+    workers = args.workers
+    peak_rss_mb(command(args.runner, "plain", report, workers=workers), env, root)  # warm-up: creates the database
+    plain = peak_rss_mb(command(args.runner, "plain", report, workers=workers), env, root)
     rows = []
     for checks in args.checks:
-        checked = peak_rss_mb(command(args.runner, checks, report), env, root)
+        checked = peak_rss_mb(command(args.runner, checks, report, workers=workers), env, root)
         check_report(report, tests)
         rows.append((checks, plain, checked))
     peak_rss_mb(command(args.runner, "without", report, keep_db=False), env, root)  # destroys the database
