@@ -107,3 +107,42 @@ def test_a_replay_needs_one_process(tmp_path: Path) -> None:
     result = manage_test(tmp_path, "--parallel", "2", f"--isolation-replay={replay}", "scenario")
     assert result.returncode != 0
     assert "--isolation-replay runs the tests in one process: use --parallel 1" in result.output
+
+
+APART = """
+    import time
+
+    from django.db import models
+    from django.test import SimpleTestCase
+
+
+    class PolluterTests(SimpleTestCase):
+        def test_defines_a_model_inline(self):
+            class AnalyticsModel(models.Model):
+                class Meta:
+                    app_label = "analytics"
+
+            time.sleep(1)  # the other worker takes the other class meanwhile
+
+
+    class ElsewhereTests(SimpleTestCase):
+        def test_fails_naming_the_model(self):
+            self.fail("AnalyticsModel is not what this test expected")
+"""
+
+
+def test_a_failure_is_linked_only_to_leaks_of_its_own_worker(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path, "django")
+    scenario.write("test_parallel.py", APART)
+    result = scenario.run("--parallel", "2")
+    assert result.returncode == 1, result.output
+    report = result.report
+    assert report is not None, result.output
+    polluter = "scenario.test_parallel.PolluterTests.test_defines_a_model_inline"
+    failing = "scenario.test_parallel.ElsewhereTests.test_fails_naming_the_model"
+    assert {f["test"] for f in report["findings"]} == {polluter}  # reported wherever it ran
+    [on_polluter] = [worker for worker, tests in report["order"].items() if polluter in tests]
+    [on_failing] = [worker for worker, tests in report["order"].items() if failing in tests]
+    after_it = on_polluter == on_failing and report["order"][on_failing].index(failing) > 0
+    suspects = {victim["test"]: victim["suspects"] for victim in report["victims"]}
+    assert suspects.get(failing) == ([polluter] if after_it else None), (report["order"], suspects)
