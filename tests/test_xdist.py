@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from runs import Run, Scenario, run, run_pytest
 
 POLLUTER = """
@@ -166,3 +167,31 @@ def test_merge_refuses_reports_of_different_runners(tmp_path: Path) -> None:
     done = run([sys.executable, "-m", "django_isolation.cli", "merge", *reports], tmp_path)
     assert done.returncode == 2
     assert "cannot merge: the reports come from different runners (django, pytest)" in done.output
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--dist", "loadscope"),
+        ("--dist", "worksteal"),
+        ("--dist", "loadfile", "-p", "randomly", "-p", "no:cacheprovider", "--reuse-db"),
+    ],
+    ids=["loadscope", "worksteal", "randomly-reuse-db"],
+)
+def test_other_distribution_modes_link_the_pair_of_one_file(tmp_path: Path, options: tuple[str, ...]) -> None:
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_a_pair.py", POLLUTER + VICTIM)
+    scenario.write("test_c_elsewhere.py", ALWAYS_FAILS)
+    result = run_xdist(scenario, *options)
+    report = result.report
+    assert report is not None, result.output
+    polluter = "scenario/test_a_pair.py::test_a_defines_a_model_inline"
+    victim = "scenario/test_a_pair.py::test_b_no_model_is_left_in_analytics"
+    assert {f["test"] for f in report["findings"]} == {polluter}
+    same = worker_of(report, polluter) == worker_of(report, victim)
+    ran_after = same and report["order"][worker_of(report, victim)].index(victim) > report["order"][
+        worker_of(report, polluter)
+    ].index(polluter)
+    suspects = {victim["test"]: victim["suspects"] for victim in report["victims"]}
+    assert suspects.get(victim) == ([polluter] if ran_after else None), (report["order"], suspects)
+    assert report["check_errors"] == []
