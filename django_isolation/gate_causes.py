@@ -104,14 +104,14 @@ def _named(tests: Sequence[str]) -> str:
 
 
 def _polluter_causes(result: GateResult) -> list[Cause]:
-    collected = _collected_run(result)
+    collected, order_leaks = _collected_run(result), _order_leaks(result)
     found = []
     for owner, findings in polluters(result.survey).items():
         head = _head(owner, findings, result.survey.ran)
         paired = next((run for run in result.paired_runs if head is not None and run.polluter == head), None)
         victims = _broken(paired, collected) if paired else ()
         proof = _proof(result, head, paired, victims)
-        details = tuple(f"[{f['check']}] {f['summary']}" for f in findings) + _order_leak_lines(result, owner)
+        details = tuple(f"[{f['check']}] {f['summary']}" for f in findings) + _order_leak_lines(order_leaks.get(owner, {}))
         kind = "proved polluter" if victims else "polluter"
         found.append(Cause(kind, f"{owner} {leak_text(findings)}; {proof}", owner, victims, details))
     return found
@@ -139,8 +139,7 @@ def _proof(result: GateResult, head: str | None, paired: GateRun | None, victims
     return "breaks none of the migration tests when run right before them (paired run)"
 
 
-def _order_leak_lines(result: GateResult, test: str) -> tuple[str, ...]:
-    seen = _order_leaks(result).get(test, {})
+def _order_leak_lines(seen: dict[tuple[str, str], tuple[dict[str, Any], list[str]]]) -> tuple[str, ...]:
     return tuple(f"in the {', '.join(labels)} order(s): [{f['check']}] {f['summary']}" for f, labels in seen.values())
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,6 @@ def _write(front: IsolationFront, directory: Path) -> None:
 def gathered(directory: Path) -> tuple[dict[str, Any], int]:
     """The merged report of the workers' files in `directory`, and their leak errors; the directory is removed."""
     outputs = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("worker-*.json"))}
-    for path in directory.iterdir():
-        path.unlink()
-    directory.rmdir()
+    shutil.rmtree(directory)
     reports = {name: output["report"] for name, output in outputs.items()}
     return merge(reports), sum(output["leak_errors"] for output in outputs.values())
