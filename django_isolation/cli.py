@@ -8,6 +8,10 @@ through pytest: it surveys the whole suite, then runs the migration tests
 (those that build a django-test-migrations ``Migrator``, and those marked
 ``migration_test`` or matching ``--marker``) as :mod:`django_isolation.gate`
 says, and exits non-zero on any cause it finds.
+
+``django-isolation find-polluter --report REPORT VICTIM`` replays the order
+of the victim's process from a report of either runner and finds the test(s)
+that make it fail (:mod:`django_isolation.polluter`).
 """
 
 from __future__ import annotations
@@ -84,7 +88,10 @@ class PytestGateFront:
         return [sys.executable, "-m", "pytest", "-p", "no:randomly"]
 
 
-DESCRIPTION = "Find the Django tests that leave shared state behind: show a saved report, run the pre-merge gate."
+DESCRIPTION = (
+    "Find the Django tests that leave shared state behind: show a saved report, run the pre-merge gate, find the "
+    "polluter of a failing test."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,12 +119,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     gate.add_arguments(gate_parser)
     gate_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to every pytest run, after --")
+    _add_find_polluter(commands)
     args = parser.parse_args(argv)
     if args.command == "show":
         return _show(args.report)
     if args.command == "merge":
         return _merge(args.reports, args.output)
+    if args.command == "find-polluter":
+        return _find_polluter(args)
     return _gate(args)
+
+
+def _add_find_polluter(commands: Any) -> None:
+    finder = commands.add_parser(
+        "find-polluter",
+        help="replay a failing test's process and find the test(s) that make it fail",
+        usage="%(prog)s --report REPORT [--worker W] [--brittle] [--json] VICTIM [-- RUNNER_ARGS ...]",
+    )
+    finder.add_argument("victim", metavar="VICTIM", help="the test's id, as the report names it")
+    finder.add_argument("--report", required=True, help="the JSON report of the run where it failed")
+    finder.add_argument(
+        "--worker", help="the pytest-xdist or --parallel worker that ran it (default: the one that did)"
+    )
+    finder.add_argument(
+        "--brittle",
+        action="store_true",
+        help="the test passed in the run and fails alone: find the state-setter it needs instead",
+    )
+    finder.add_argument("--json", action="store_true", help="end with the result as one line of JSON")
+    finder.add_argument(
+        "--output", default="isolation-polluter", metavar="DIR", help="where each run's replay, report and log go"
+    )
+    finder.add_argument(
+        "runner_args",
+        nargs=argparse.REMAINDER,
+        help="after --: the arguments of pytest or manage.py test, instead of those the report recorded",
+    )
+
+
+def _find_polluter(args: argparse.Namespace) -> int:
+    from django_isolation import polluter
+
+    data = _read(args.report)
+    if data is None:
+        return polluter.EXIT_USAGE
+    arguments = args.runner_args[1:] if args.runner_args[:1] == ["--"] else args.runner_args
+    try:
+        result = polluter.run(data, args.victim, args.worker, args.brittle, Path(args.output), arguments or None)
+    except ValueError as error:
+        print(f"django-isolation find-polluter: {error}", file=sys.stderr)
+        return polluter.EXIT_USAGE
+    except polluter.TrialError as error:
+        print(f"django-isolation find-polluter: {error}", file=sys.stderr)
+        return polluter.EXIT_NOT_FOUND
+    for line in polluter.summary_lines(result):
+        print(line)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    return result.status
 
 
 def _gate(args: argparse.Namespace) -> int:

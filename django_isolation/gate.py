@@ -251,7 +251,7 @@ class _Runner:
         with files.log.open("w", encoding="utf-8") as handle:
             done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=environ, check=False)
         seconds = time.monotonic() - begun
-        return GateRun(kind, label, command, done.returncode, _read_json(files.report), files, seconds)
+        return GateRun(kind, label, command, done.returncode, read_json(files.report), files, seconds)
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.started:.0f} s elapsed"
@@ -273,7 +273,7 @@ def run_gate(
     echo(f"django-isolation gate: makemigrations --check before the tests: {migrations_line(before)}")
     files = runner.files("survey")
     survey = runner.run("survey", "survey", files, front.survey_command(files, "first"), None)
-    survey_data = _read_json(files.survey) or {}
+    survey_data = read_json(files.survey) or {}
     collected = survey.ran
     selected = _selection(collected, survey_data, front.selected(survey_data, collected))
     heads = gate_causes.polluter_heads(survey, collected)
@@ -329,7 +329,8 @@ def _selection(collected: list[str], survey: dict[str, Any], front_selected: lis
     return [test for test in collected if test in chosen] + sorted(chosen.difference(collected))
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object at `path`, or None when it is missing or not JSON (a run that wrote no report)."""
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

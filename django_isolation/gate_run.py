@@ -1,7 +1,8 @@
 """What a run does for the gate besides testing, on both fronts.
 
 * ``--isolation-replay FILE``: run exactly the tests FILE lists, in that order
-  (one test id a line; blank lines and lines starting with ``#`` are skipped),
+  (one test id a line; blank lines and lines starting with ``#`` are skipped;
+  or a JSON report, ``REPORT.json@WORKER`` for one worker's order),
   after every reordering of the runner (pytest-django's database tests first,
   Django's ``TestCase`` before ``TransactionTestCase``).
 * ``--isolation-gate-survey FILE``: write which tests built a
@@ -11,7 +12,9 @@
   ``--keepdb``): the first run copies each test database right after building
   it; every later run puts that copy back right after setting the databases
   up, so that it starts from the state the build made; the last run also
-  destroys the test databases and their copies at its end.
+  destroys the test databases and their copies at its end; ``drop``, in a run
+  of no test (an empty replay), drops the test databases and copies that
+  earlier runs left, if any (find-polluter's last step).
 """
 
 from __future__ import annotations
@@ -25,19 +28,38 @@ from typing import Any, Final, TypeVar
 
 Test = TypeVar("Test")
 MIGRATOR: Final = ("django_test_migrations.migrator", "Migrator")
-DATABASE_USES: Final = ("first", "reuse", "last")
 SNAPSHOT_SUFFIX: Final = "isolation_gate"
 SNAPSHOT_VENDORS: Final = frozenset({"postgresql", "sqlite"})
 
 
 def read_replay(path: str) -> list[str]:
-    """The test ids of a replay file, in order, each once."""
+    """The test ids of a replay file, in order, each once; or the order one worker of a JSON report ran
+    (``REPORT.json@gw1``; ``REPORT.json`` when the report has one worker)."""
+    file, worker = path, None
+    if not os.path.exists(path) and "@" in path:
+        file, _, worker = path.rpartition("@")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(file).read_text(encoding="utf-8")
     except OSError as error:
-        raise ValueError(f"--isolation-replay: cannot read {path}: {error.strerror}") from None
-    ids = (line.strip() for line in lines)
+        raise ValueError(f"--isolation-replay: cannot read {file}: {error.strerror}") from None
+    if text.lstrip().startswith("{"):
+        return _worker_order(text, file, worker)
+    ids = (line.strip() for line in text.splitlines())
     return list(dict.fromkeys(test for test in ids if test and not test.startswith("#")))
+
+
+def _worker_order(text: str, file: str, worker: str | None) -> list[str]:
+    """The order `worker` ran in the JSON report `text` (read from `file`)."""
+    try:
+        orders = json.loads(text)["order"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"--isolation-replay: {file} is neither a list of test ids nor a report") from None
+    if worker is None and len(orders) != 1:
+        raise ValueError(f"--isolation-replay: {file} holds the orders of {', '.join(orders)}: name one, {file}@WORKER")
+    worker = worker if worker is not None else next(iter(orders))
+    if worker not in orders:
+        raise ValueError(f"--isolation-replay: {file} has no worker {worker!r} (it has {', '.join(orders)})")
+    return list(dict.fromkeys(orders[worker]))
 
 
 def replayed(tests: Iterable[Test], ids: Sequence[str], id_of: Callable[[Test], str]) -> tuple[list[Test], list[Test]]:
@@ -181,6 +203,51 @@ def destroy_test_databases(before: dict[str, str], verbosity: int) -> None:
         keep = (connection.vendor, name) in destroyed
         destroyed.add((connection.vendor, name))
         connection.creation.destroy_test_db(original, verbosity=verbosity, keepdb=keep)
+
+
+def drop_test_databases(verbosity: int) -> None:
+    """Drop the test databases (and their copies) that runs with ``--keepdb`` / ``--reuse-db`` left, if they exist.
+
+    Called with the connections still naming the real databases: each test
+    database is the one Django would name for it. PostgreSQL and SQLite files
+    only; mirrors and in-memory databases are skipped.
+    """
+    from django.db import connections
+
+    from django_isolation.checks._database import is_test_database
+
+    dropped: set[tuple[str, str]] = set()
+    for connection in connections.all():
+        creation, name = connection.creation, connection.creation._get_test_db_name()
+        memory = connection.vendor == "sqlite" and creation.is_in_memory_db(name)
+        mirror = (connection.settings_dict.get("TEST") or {}).get("MIRROR")
+        if memory or mirror or connection.vendor not in SNAPSHOT_VENDORS or (connection.vendor, name) in dropped:
+            continue
+        dropped.add((connection.vendor, name))
+        real = connection.settings_dict["NAME"]
+        connection.settings_dict["NAME"] = name  # as while the tests ran: the copy's name derives from it
+        try:
+            if not is_test_database(connection):
+                raise RuntimeError(f"django-isolation: {name!r} (alias {connection.alias!r}) is not a test database")
+            for database in (_snapshot_name(connection), name):
+                _drop(connection, database, verbosity)
+        finally:
+            connection.settings_dict["NAME"] = real
+
+
+def _drop(connection: Any, database: str, verbosity: int) -> None:
+    if connection.vendor == "sqlite":
+        if os.path.exists(database):
+            os.remove(database)
+            if verbosity >= 1:
+                print(f"django-isolation: dropped test database {database}")
+        return
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+        if cursor.fetchone() is not None:
+            cursor.execute(f"DROP DATABASE {connection.ops.quote_name(database)}")
+            if verbosity >= 1:
+                print(f"django-isolation: dropped test database {database}")
 
 
 def destroy_snapshots() -> None:

@@ -19,6 +19,9 @@ takes 0-6 (6: ``MAX_WARNINGS_ERROR``, pytest 9.2), Django's runner exits 1
 for failures and argparse 2 for usage errors; 10 is none of them.
 """
 
+GATE_DATABASE_USES: Final = ("first", "reuse", "last", "drop")
+"""``--isolation-gate-database``'s values (:mod:`django_isolation.gate_run`)."""
+
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from django_isolation.options import OPTIONS, resolve
+from django_isolation.options import GATE_DATABASE_USES, OPTIONS, resolve
 
 SESSION_PLUGIN_NAME = "django_isolation_session"
 
@@ -54,9 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--isolation-gate-database",
         dest="isolation_gate_database",
-        choices=("first", "reuse", "last"),
-        help="(used by django-isolation gate, with --reuse-db) first: copy the test databases once built; reuse: "
-        "start from that copy; last: start from it, destroy the databases and the copies at the end",
+        choices=GATE_DATABASE_USES,
+        help="(used by django-isolation gate and find-polluter, with --reuse-db) first: copy the test databases "
+        "once built; reuse: start from that copy; last: start from it, destroy the databases and the copies at the "
+        "end; drop: run no test, drop the test databases and copies left by earlier runs",
     )
     group.addoption(
         "--isolation-gate-probe",

@@ -24,7 +24,7 @@ from django.test.runner import DiscoverRunner
 from django.test.utils import iter_test_cases
 
 from django_isolation.allow import split
-from django_isolation.options import EXIT_LEAKS_ONLY, OPTIONS, Settings, resolve
+from django_isolation.options import EXIT_LEAKS_ONLY, GATE_DATABASE_USES, OPTIONS, Settings, resolve
 
 if TYPE_CHECKING:
     from django_isolation.checks import Check
@@ -58,9 +58,11 @@ class IsolationRunner(DiscoverRunner):
         )
         parser.add_argument(
             "--isolation-gate-database",
-            choices=("first", "reuse", "last"),
-            help="(used by isolation_gate, with --keepdb) first: copy the test databases once built; reuse: start "
-            "from that copy; last: start from it, destroy the databases and the copies at the end",
+            choices=GATE_DATABASE_USES,
+            help="(used by isolation_gate and django-isolation find-polluter, with --keepdb) first: copy the test "
+            "databases once built; reuse: start from that copy; last: start from it, destroy the databases and the "
+            "copies at the end; drop: (with an empty --isolation-replay) drop the test databases and copies left by "
+            "earlier runs",
         )
 
     def __init__(
@@ -124,8 +126,12 @@ class IsolationRunner(DiscoverRunner):
         return suite.__class__(tests)
 
     def setup_databases(self, **kwargs: Any) -> Any:
+        if self.gate_database == "drop":
+            from django_isolation.gate_run import drop_test_databases
+
+            drop_test_databases(self.verbosity)
         old_config = super().setup_databases(**kwargs)
-        if self.gate_database:
+        if self.gate_database and self.gate_database != "drop":
             from django_isolation.gate_run import prepare_test_databases
 
             prepare_test_databases(self.gate_database, self.verbosity)

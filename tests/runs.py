@@ -68,9 +68,7 @@ def run(command: list[str], cwd: Path, report: Path | None = None, **env: str) -
     return Run(done.returncode, done.stdout + done.stderr, data)
 
 
-def manage_test(
-    cwd: Path, *args: str, settings: str = SETTINGS, report: Path | None = None, **env: str
-) -> Run:
+def manage_test(cwd: Path, *args: str, settings: str = SETTINGS, report: Path | None = None, **env: str) -> Run:
     """``python manage.py test --noinput ARGS`` (testproject's runner is IsolationRunner)."""
     command = [sys.executable, str(REPO / "manage.py"), "test", "--noinput", *args]
     return run(command, cwd, report, DJANGO_SETTINGS_MODULE=settings, **env)
@@ -80,6 +78,35 @@ def run_pytest(cwd: Path, *args: str, settings: str = SETTINGS, report: Path | N
     """``python -m pytest ARGS`` with testproject's settings, in one process (this repository's ini asks for workers)."""
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", f"--ds={settings}", *args]
     return run(command, cwd, report, **env)
+
+
+KEPT_DATABASE_SETTINGS = """
+    import os
+
+    from testproject.settings import *  # noqa: F403
+
+    if "sqlite" in DATABASES["default"]["ENGINE"]:  # noqa: F405 - a file, so that runs can keep it
+        for _alias, _database in DATABASES.items():  # noqa: F405
+            _database["TEST"] = {"NAME": os.path.join(os.path.dirname(__file__), f"gate_test_{_alias}.sqlite3")}
+"""
+"""Settings of testproject whose SQLite test databases are files (``--keepdb`` / ``--reuse-db`` keep them)."""
+
+
+def left_test_database(root: Path) -> bool:
+    """Whether a test database of :data:`KEPT_DATABASE_SETTINGS` in `root` (or PostgreSQL's) is still there."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return any(root.glob("gate_test_*.sqlite3"))
+    import psycopg2
+
+    name = f"test_testproject_default_{os.environ.get('TESTPROJECT_TEST_DB', f'selftest_{os.getpid()}')}"
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname LIKE %s", [f"{name}%"])
+            return cursor.fetchone() is not None
+    finally:
+        connection.close()
 
 
 class Scenario:
@@ -102,7 +129,9 @@ class Scenario:
         """Run the scenario package with `checks` (every check) and a report, unless `check` is False."""
         options = ["--isolation-checks", checks, "--isolation-report", str(self.report_path)] if check else []
         if self.runner == "django":
-            return manage_test(self.root, *options, *args, "scenario", settings=settings, report=self.report_path, **env)
+            return manage_test(
+                self.root, *options, *args, "scenario", settings=settings, report=self.report_path, **env
+            )
         options = ["-p", "no:randomly", *options, *args, "scenario"]
         return run_pytest(self.root, *options, settings=settings, report=self.report_path, **env)
 

@@ -5,7 +5,6 @@ the tests it breaks; green on the clean control; one test database build a gate.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import textwrap
@@ -14,17 +13,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from runs import REPO, Run, Scenario, run
-
-GATE_SETTINGS = """
-    import os
-
-    from testproject.settings import *  # noqa: F403
-
-    if "sqlite" in DATABASES["default"]["ENGINE"]:  # noqa: F405 - a file, so that runs can keep it
-        for _alias, _database in DATABASES.items():  # noqa: F405
-            _database["TEST"] = {"NAME": os.path.join(os.path.dirname(__file__), f"gate_test_{_alias}.sqlite3")}
-"""
+from runs import KEPT_DATABASE_SETTINGS, REPO, Run, Scenario, left_test_database, run
 
 MIGRATION_TESTS = """
     import io
@@ -195,7 +184,7 @@ def gate(
 ) -> tuple[Run, dict[str, Any]]:
     """Run the gate of `scenario`'s runner on the scenario package; its output goes to `output` (``gate/``)."""
     if not (scenario.root / "gate_settings.py").exists():
-        (scenario.root / "gate_settings.py").write_text(textwrap.dedent(GATE_SETTINGS))
+        (scenario.root / "gate_settings.py").write_text(textwrap.dedent(KEPT_DATABASE_SETTINGS))
     output = output or scenario.root / "gate"
     if scenario.runner == "django":
         command = [sys.executable, str(REPO / "manage.py"), "isolation_gate", "scenario", "--output", str(output)]
@@ -214,29 +203,14 @@ def builds(scenario: Scenario) -> int:
     return sum("Applying auth.0001_initial" in log.read_text() for log in logs)
 
 
-def left_test_database(scenario: Scenario) -> bool:
-    """Whether the gate left a test database behind."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return any(scenario.root.glob("gate_test_*.sqlite3"))
-    import psycopg2
-
-    name = f"test_testproject_default_{os.environ.get('TESTPROJECT_TEST_DB', f'selftest_{os.getpid()}')}"
-    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            return cursor.fetchone() is not None
-    finally:
-        connection.close()
-
-
 def migration_test_ids(scenario: Scenario) -> set[str]:
     ids = {
         scenario.test_id("test_migrations", "BarcodeMigrationTests", "test_existing_products_get_an_empty_barcode"),
         scenario.test_id("test_migrations", "HandBuiltMigratorTests", "test_first_migration_applies_from_scratch"),
     }
-    return ids | ({scenario.test_id("test_migrations", "test_barcode_column_is_added")} if scenario.runner == "pytest" else set())
+    return ids | (
+        {scenario.test_id("test_migrations", "test_barcode_column_is_added")} if scenario.runner == "pytest" else set()
+    )
 
 
 def test_founding_story_names_the_unit_test_and_the_migration_tests_it_breaks(scenario: Scenario) -> None:
@@ -253,13 +227,15 @@ def test_founding_story_names_the_unit_test_and_the_migration_tests_it_breaks(sc
     first = result["causes"][0]
     assert first["kind"] == "proved polluter" and first["test"] == router, result["causes"]
     assert set(first["victims"]) == migration_tests
-    assert first["text"].startswith(f"{router} leaked 2 model(s) into installed app analytics (AnalyticsModel, MyModel)")
+    assert first["text"].startswith(
+        f"{router} leaked 2 model(s) into installed app analytics (AnalyticsModel, MyModel)"
+    )
     assert f"breaks {len(migration_tests)} migration test(s) (proved: polluter then victims)" in first["text"]
     [schema] = [cause for cause in result["causes"] if cause["test"] == rollback]
     assert schema["kind"] == "polluter" and "[db_schema] " in schema["text"]
     assert [run["kind"] for run in result["runs"]] == ["survey", "order", "order", "order", "paired", "paired"]
     assert builds(scenario) == 1, "the test database was built more than once"
-    assert not left_test_database(scenario), "the gate left its test database behind"
+    assert not left_test_database(scenario.root), "the gate left its test database behind"
     terminal = done.output[done.output.index("django-isolation gate FAILED") :].splitlines()
     assert terminal[1] == f"  - {first['text']}"  # decisive first, one line
     summary = (scenario.root / "gate" / "summary.md").read_text()
@@ -283,7 +259,7 @@ def test_the_clean_control_passes_in_every_order(scenario: Scenario) -> None:
         "before": {"operations": {}, "error": None},
         "after": {"operations": {}, "error": None},
     }
-    assert builds(scenario) == 1 and not left_test_database(scenario)
+    assert builds(scenario) == 1 and not left_test_database(scenario.root)
     assert "django-isolation gate passed" in done.output
     assert "time: " in done.output and "run 4 of 4: shuffled" in done.output
     summary = (scenario.root / "gate" / "summary.md").read_text()

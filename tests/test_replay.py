@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from runs import Scenario
 
 TESTS = """
@@ -51,3 +54,32 @@ def test_a_listed_test_that_is_not_collected_stops_the_run(scenario: Scenario) -
     run = scenario.run("--isolation-replay", str(replay))
     assert run.returncode != 0 and run.report is None, run.output
     assert f"--isolation-replay: not among the collected tests: {missing}" in run.output
+
+
+def test_a_reports_order_replays_as_it_ran(scenario: Scenario) -> None:
+    scenario.write("test_order.py", TESTS)
+    first = scenario.run("--isolation-replay", str(scenario.root / "missing.txt"))
+    assert first.returncode != 0 and "cannot read" in first.output, first.output
+    recorded = scenario.run()
+    assert recorded.report is not None, recorded.output
+    report = scenario.root / "recorded.json"
+    scenario.report_path.rename(report)
+    replayed = scenario.run(f"--isolation-replay={report}")
+    assert replayed.report is not None, replayed.output
+    assert replayed.report["order"]["main"] == recorded.report["order"]["main"]
+
+
+def test_a_workers_order_replays_in_one_process(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("test_order.py", TESTS)
+    scenario.write("test_other.py", "def test_elsewhere():\n    pass\n")
+    recorded = scenario.run("-n", "2", "--dist", "loadfile")
+    assert recorded.report is not None, recorded.output
+    report = scenario.root / "recorded.json"
+    scenario.report_path.rename(report)
+    worker, order = next((w, tests) for w, tests in recorded.report["order"].items() if len(tests) > 1)
+    replayed = scenario.run(f"--isolation-replay={report}@{worker}")
+    assert replayed.report is not None and replayed.report["order"]["main"] == order, replayed.output
+    unnamed = scenario.run(f"--isolation-replay={report}")
+    assert unnamed.returncode != 0 and "holds the orders of" in unnamed.output, unnamed.output

@@ -1,0 +1,477 @@
+"""``django-isolation find-polluter``: from a victim in a report to the test(s) whose run before it makes it fail.
+
+Every trial is an exact replay (``--isolation-replay``) of some tests of the
+victim's own process, in the order the report recorded, then the victim; it
+is judged by the victim's own outcome only. :func:`find`:
+
+1. **evidence first**: each suspect the report linked to the victim, alone
+   before it (one run each); a suspect that makes it fail is the polluter;
+2. **confirms**: the victim passes alone (else it is not order-dependent,
+   exit 3) and fails after the tests that ran before it in its process
+   (else the failure does not reproduce this way, exit 4);
+3. **bisection**: one run per half, the half before the victim kept when it
+   fails, the other taken otherwise; the one test it ends on is run before
+   the victim unless a run showed it already;
+4. **delta debugging** (Zeller's ddmin) when bisection ends on a test that
+   does not make the victim fail: two tests that only pollute together, a
+   cleaner that undoes a polluter inside a half. Every result is cached; a
+   subset keeps the recorded relative order.
+
+``--brittle`` turns the outcome round: the victim fails alone and passes
+after the tests before it; what is found is the state-setter it relies on.
+The test databases are built by the first trial, copied, put back before each
+later one, and dropped at the end (``--isolation-gate-database``); the last
+step is a process that runs no test.
+
+The command's last line with ``--json``::
+
+    {"victim": ..., "polluters": [...], "cleaners": [...], "runs": N, "seconds": S, "reproduce": "<command>",
+     "status": EXIT, "message": "..."}
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from django_isolation.gate import DatabaseUse, RunFiles, read_json
+
+EXIT_FOUND: Final = 0
+EXIT_NOT_FOUND: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_NOT_ORDER_DEPENDENT: Final = 3
+EXIT_NOT_REPRODUCIBLE: Final = 4
+TRIAL_CHECKS: Final = "cwd"
+"""The check a trial runs: any check gives the report its order and failures; this one costs one getcwd()."""
+DEFAULT_OUTPUT: Final = "isolation-polluter"
+
+
+class TrialError(Exception):
+    """A trial did not run the tests it was given (a collection error, a crash): the search cannot judge it."""
+
+
+class TrialFront(Protocol):
+    """Builds the command line of a trial for one runner."""
+
+    runner: str
+
+    def trial_command(self, files: RunFiles, database: DatabaseUse) -> list[str]:
+        """Run exactly the tests of ``files.replay`` with a report at ``files.report``."""
+
+    def reproduce_command(self, replay: Path) -> list[str]:
+        """The command a person runs to see the victim's outcome after the tests `replay` lists."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How the report's run was started: its runner, command line and directory."""
+
+    runner: str
+    argv: list[str]
+    cwd: str
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> Invocation:
+        invocation = report.get("invocation") or {}
+        return cls(str(report.get("runner")), list(invocation.get("argv") or []), str(invocation.get("cwd") or "."))
+
+
+# Options of the recorded run a trial leaves out, with whether each takes a value: the toolkit's own (a trial
+# sets them), those that reorder, split or stop a run, and those that point at the user's files.
+PYTEST_DROPPED: Final = {
+    "--isolation-check": False, "--isolation-fail": False, "--isolation-report": True, "--isolation-checks": True,
+    "--isolation-allow": True, "--isolation-order": True, "--isolation-replay": True,
+    "--isolation-gate-survey": True, "--isolation-gate-database": True, "--isolation-gate-probe": True,
+    "-n": True, "--numprocesses": True, "--dist": True, "--maxprocesses": True, "--max-worker-restart": True,
+    "--tx": True, "--randomly-seed": True, "-x": False, "--exitfirst": False, "--maxfail": True,
+    "--lf": False, "--last-failed": False, "--ff": False, "--failed-first": False, "--sw": False,
+    "--stepwise": False, "--pdb": False, "--trace": False, "--create-db": False, "--reuse-db": False,
+    "--junitxml": True, "--junit-xml": True,
+}  # fmt: skip
+DJANGO_DROPPED: Final = {
+    "--isolation-check": False, "--isolation-fail": False, "--isolation-report": True, "--isolation-checks": True,
+    "--isolation-allow": True, "--isolation-replay": True, "--isolation-gate-survey": True,
+    "--isolation-gate-database": True, "--reverse": False, "-r": False, "--failfast": False, "--keepdb": False,
+    "--noinput": False, "--no-input": False, "--pdb": False,
+}  # fmt: skip
+OPTIONAL_VALUES: Final[dict[str, Callable[[str], bool]]] = {
+    "--parallel": lambda word: word == "auto" or word.isdigit(),
+    "--shuffle": str.isdigit,
+}
+"""Django's options whose value may be left out: dropped with the next word when it is their value."""
+
+
+def kept_arguments(argv: Sequence[str], dropped: dict[str, bool]) -> list[str]:
+    """`argv` without the options in `dropped` or :data:`OPTIONAL_VALUES` (``--opt VALUE``, ``--opt=VALUE``,
+    ``-nVALUE``) and their values."""
+    kept: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        name, joined = word.partition("=")[0], "=" in word
+        index += 1
+        if name in OPTIONAL_VALUES:
+            if not joined and index < len(argv) and OPTIONAL_VALUES[name](argv[index]):
+                index += 1
+        elif name in dropped:
+            if dropped[name] and not joined:
+                index += 1
+        elif not (len(word) > 2 and not word.startswith("--") and dropped.get(word[:2])):  # -n4
+            kept.append(word)
+    return kept
+
+
+class PytestTrials:
+    """Trials through ``python -m pytest`` with the recorded arguments, one process, no reordering plugin."""
+
+    runner = "pytest"
+    DATABASE: Final = {
+        "first": ["--reuse-db", "--create-db"], "reuse": ["--reuse-db"], "last": ["--reuse-db"], "drop": [],
+    }  # fmt: skip
+
+    def __init__(self, invocation: Invocation, arguments: list[str] | None = None) -> None:
+        self.arguments = kept_arguments(invocation.argv[1:], PYTEST_DROPPED) if arguments is None else arguments
+        self._serial = ["-n", "0"] if find_spec("xdist") is not None else []  # an ini's -n would split the trial
+
+    def trial_command(self, files: RunFiles, database: DatabaseUse) -> list[str]:
+        options = [*self.DATABASE[database], f"--isolation-gate-database={database}"]
+        if database != "drop":
+            options += ["--isolation-checks", TRIAL_CHECKS, f"--isolation-report={files.report}"]
+        return [*self._pytest(), f"--isolation-replay={files.replay}", *options, *self.arguments]
+
+    def reproduce_command(self, replay: Path) -> list[str]:
+        return [*self._pytest(), f"--isolation-replay={replay}", *self.arguments]
+
+    def _pytest(self) -> list[str]:
+        return [sys.executable, "-m", "pytest", "-p", "no:randomly", *self._serial]
+
+
+class DjangoTrials:
+    """Trials through the recorded ``manage.py test`` (its labels and options), one process, kept database."""
+
+    runner = "django"
+
+    def __init__(self, invocation: Invocation, arguments: list[str] | None = None) -> None:
+        argv = invocation.argv
+        if "test" not in argv:
+            raise ValueError(f"the report's command line is not a test command: {shlex.join(argv)}")
+        at = argv.index("test")
+        self.program = [sys.executable, *argv[:at], "test"]
+        self.arguments = kept_arguments(argv[at + 1 :], DJANGO_DROPPED) if arguments is None else arguments
+
+    def trial_command(self, files: RunFiles, database: DatabaseUse) -> list[str]:
+        options = ["--noinput", "--keepdb", "--parallel", "1", f"--isolation-gate-database={database}"]
+        if database != "drop":
+            options += ["--isolation-checks", TRIAL_CHECKS, f"--isolation-report={files.report}"]
+        return [*self.program, *self.arguments, f"--isolation-replay={files.replay}", *options]
+
+    def reproduce_command(self, replay: Path) -> list[str]:
+        return [*self.program, *self.arguments, "--parallel", "1", f"--isolation-replay={replay}"]
+
+
+def trials_front(invocation: Invocation, arguments: list[str] | None = None) -> TrialFront:
+    """The front of the report's runner."""
+    if invocation.runner == "pytest":
+        return PytestTrials(invocation, arguments)
+    if invocation.runner == "django":
+        return DjangoTrials(invocation, arguments)
+    raise ValueError(f"the report's runner {invocation.runner!r} is neither pytest nor django")
+
+
+@dataclass
+class Trials:
+    """Runs the victim after chosen tests, each set once (cached), numbered and announced."""
+
+    front: TrialFront
+    victim: str
+    cwd: str
+    output: Path
+    progress: Callable[[str], None]
+    estimate: Callable[[], str] = lambda: "?"
+    runs: int = 0
+    started: float = field(default_factory=time.monotonic)
+    results: dict[tuple[str, ...], bool] = field(default_factory=dict)  # tests before the victim -> it failed
+
+    def failed_after(self, tests: Sequence[str]) -> bool:
+        """Whether the victim fails when exactly `tests` run before it, in that order."""
+        key = tuple(tests)
+        if key not in self.results:
+            self.results[key] = self._run(list(key))
+        return self.results[key]
+
+    def known(self, tests: Sequence[str]) -> bool | None:
+        return self.results.get(tuple(tests))
+
+    def _run(self, tests: list[str]) -> bool:
+        self.runs += 1
+        self.progress(
+            f"django-isolation find-polluter: run {self.runs} of at most {self.estimate()}: "
+            f"the victim after {len(tests)} test(s) ({self.elapsed:.0f} s elapsed)"
+        )
+        files = self._files(f"run-{self.runs}", [*tests, self.victim])
+        database: DatabaseUse = "first" if self.runs == 1 else "reuse"
+        done = self._execute(files, database)
+        report = read_json(files.report)
+        if report is None:
+            raise TrialError(f"run {self.runs} exited {done} without a report; see {files.log}")
+        ran = [test for order in report.get("order", {}).values() for test in order]
+        if ran != [*tests, self.victim]:
+            raise TrialError(f"run {self.runs} did not run exactly the tests it was given; see {files.log}")
+        return self.victim in {test for failed in report.get("failed", {}).values() for test in failed}
+
+    def drop_databases(self) -> None:
+        """The last step: a process that runs no test drops the test databases and their copies."""
+        if self.runs:
+            self._execute(self._files("drop", []), "drop")
+
+    def _files(self, slug: str, tests: list[str]) -> RunFiles:
+        files = RunFiles(self.output / slug)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        files.report.unlink(missing_ok=True)
+        files.replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+        return files
+
+    def _execute(self, files: RunFiles, database: DatabaseUse) -> int:
+        command = self.front.trial_command(files, database)
+        with files.log.open("w", encoding="utf-8") as log:
+            log.write(f"$ {shlex.join(command)}\n")
+            log.flush()
+            return subprocess.run(command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass
+class Result:
+    """What the search found, and how it ended."""
+
+    victim: str
+    status: int
+    message: str
+    brittle: bool = False
+    polluters: list[str] = field(default_factory=list)
+    cleaners: list[str] = field(default_factory=list)
+    runs: int = 0
+    seconds: float = 0.0
+    reproduce: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "victim": self.victim,
+            "polluters": self.polluters,
+            "cleaners": self.cleaners,
+            "runs": self.runs,
+            "seconds": round(self.seconds, 1),
+            "reproduce": self.reproduce,
+            "status": self.status,
+            "message": self.message,
+        }
+
+
+class Search:
+    """Finds a smallest set of the prefix's tests after which the victim has the outcome to explain."""
+
+    def __init__(self, trials: Trials, prefix: list[str], brittle: bool) -> None:
+        self.trials = trials
+        self.prefix = prefix
+        self.brittle = brittle  # explain a pass after the prefix (state-setter), not a failure (polluter)
+        self.left = len(prefix)  # tests the search has not ruled out yet
+        self.pending = 2  # confirmations not run yet: the victim alone, then after the whole prefix
+        self.debugging = False
+        trials.estimate = self.estimate
+
+    def shows(self, tests: Sequence[str]) -> bool:
+        """Whether the victim has the outcome to explain after `tests` (kept in the prefix's order)."""
+        ordered = sorted(tests, key=self.prefix.index)
+        return self.trials.failed_after(ordered) != self.brittle
+
+    def known(self, tests: Sequence[str]) -> bool:
+        result = self.trials.known(sorted(tests, key=self.prefix.index))
+        return result is not None and result != self.brittle
+
+    def estimate(self) -> str:
+        """The most runs the search can take, the running one included: the confirmations left, then one run per
+        halving and one to check the test it ends on; delta debugging's bound is quadratic in the tests left."""
+        if self.debugging:
+            return str(self.trials.runs - 1 + self.left * self.left + 3 * self.left)
+        return str(self.trials.runs - 1 + self.pending + max(self.left - 1, 0).bit_length() + 1)
+
+    def bisect(self) -> list[str] | None:
+        """One run per half; the test it ends on if it makes the victim show the outcome, else None."""
+        candidates, shown = self.prefix, True
+        while len(candidates) > 1:
+            self.left = len(candidates)
+            first, second = candidates[: len(candidates) // 2], candidates[len(candidates) // 2 :]
+            candidates, shown = (first, True) if self.shows(first) else (second, self.known(second))
+        self.left = len(candidates)
+        return candidates if candidates and (shown or self.shows(candidates)) else None
+
+    def ddmin(self, items: list[str], holds: Callable[[list[str]], bool] | None = None) -> list[str]:
+        """Zeller's ddmin: a 1-minimal subset of `items` for which `holds` (default: shows the outcome) is true,
+        as it is for `items`."""
+        holds = holds or self.shows
+        self.debugging, granularity = True, 2
+        while len(items) >= 2:
+            self.left = len(items)
+            chunks = _split(items, granularity)
+            reduced = next((chunk for chunk in chunks if holds(chunk)), None)
+            if reduced is not None:
+                items, granularity = reduced, 2
+                continue
+            if granularity > 2:
+                complements = ([test for test in items if test not in chunk] for chunk in chunks)
+                reduced = next((rest for rest in complements if holds(rest)), None)
+                if reduced is not None:
+                    items, granularity = reduced, max(granularity - 1, 2)
+                    continue
+            if granularity >= len(items):
+                break
+            granularity = min(2 * granularity, len(items))
+        return items
+
+    def cleaners(self, culprits: list[str]) -> list[str]:
+        """Tests that a run of the search held with `culprits` and that undid them (the run did not show the
+        outcome), narrowed to a smallest such set; none when no run showed one."""
+        evidence = [tests for tests, failed in self.trials.results.items() if failed == self.brittle]
+        holding = [tests for tests in evidence if set(culprits) <= set(tests)]
+        if not holding:
+            return []
+        suspects = [test for test in min(holding, key=len) if test not in culprits]
+        return self.ddmin(suspects, lambda chosen: not self.shows([*culprits, *chosen]))
+
+
+def _split(items: list[str], parts: int) -> list[list[str]]:
+    """`items` in `parts` consecutive chunks of nearly equal size."""
+    size, extra = divmod(len(items), parts)
+    chunks, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        chunks.append(items[start:end])
+        start = end
+    return [chunk for chunk in chunks if chunk]
+
+
+def find(search: Search, suspects: Sequence[str]) -> Result:
+    """Evidence first, then confirm, bisect and delta-debug; the result says how it ended."""
+    victim = search.trials.victim
+    for suspect in (test for test in suspects if test in search.prefix):
+        if search.shows([suspect]):
+            if search.shows([]):
+                return _ended(search, EXIT_NOT_ORDER_DEPENDENT, _alone_message(search.brittle))
+            return _found(search, [suspect], "the report's suspect")
+    if search.shows([]):
+        return _ended(search, EXIT_NOT_ORDER_DEPENDENT, _alone_message(search.brittle))
+    search.pending = 1
+    if not search.shows(search.prefix):
+        outcome = "passes" if not search.brittle else "fails"
+        return _ended(
+            search,
+            EXIT_NOT_REPRODUCIBLE,
+            f"{victim} {outcome} after the {len(search.prefix)} test(s) that ran before it in its process: the "
+            "outcome did not reproduce in one process (it may need the worker layout, timing or outside state)",
+        )
+    search.pending = 0
+    culprits = search.bisect()
+    how = "bisection"
+    if culprits is None:
+        culprits, how = search.ddmin(search.prefix), "delta debugging"
+    return _found(search, culprits, how)
+
+
+def _alone_message(brittle: bool) -> str:
+    if brittle:
+        return "the victim passes alone: it does not need another test to run first (not brittle)"
+    return "the victim fails alone: its failure does not depend on the tests before it (not order-dependent)"
+
+
+def _found(search: Search, culprits: list[str], how: str) -> Result:
+    kind = "state-setter(s)" if search.brittle else "polluter(s)"
+    result = _ended(search, EXIT_FOUND, f"found {len(culprits)} {kind} by {how}")
+    result.polluters = culprits
+    result.cleaners = search.cleaners(culprits)
+    result.runs = search.trials.runs
+    return result
+
+
+def _ended(search: Search, status: int, message: str) -> Result:
+    return Result(search.trials.victim, status, message, search.brittle, runs=search.trials.runs)
+
+
+def victim_process(report: dict[str, Any], victim: str, worker: str | None) -> tuple[str, list[str]]:
+    """The worker whose process ran `victim` and the tests it ran before it; ValueError says why there is none."""
+    orders: dict[str, list[str]] = report.get("order") or {}
+    if worker is not None:
+        if worker not in orders:
+            raise ValueError(f"the report has no worker {worker!r} (it has {', '.join(orders) or 'none'})")
+        if victim not in orders[worker]:
+            raise ValueError(f"{victim} did not run on worker {worker}")
+        chosen = [worker]
+    else:
+        chosen = [name for name, tests in orders.items() if victim in tests]
+    if not chosen:
+        raise ValueError(f"{victim} is not in the report's order")
+    if len(chosen) > 1:
+        raise ValueError(f"{victim} ran on several workers ({', '.join(chosen)}): say which with --worker")
+    tests = orders[chosen[0]]
+    return chosen[0], tests[: tests.index(victim)]
+
+
+def suspects_of(report: dict[str, Any], victim: str, worker: str) -> list[str]:
+    """The polluters the report linked to `victim` on evidence, strongest first."""
+    for entry in report.get("victims") or []:
+        if entry.get("test") == victim and entry.get("worker", worker) == worker:
+            return list(entry.get("suspects") or [])
+    return []
+
+
+def run(
+    report: dict[str, Any],
+    victim: str,
+    worker: str | None,
+    brittle: bool,
+    output: Path,
+    arguments: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Result:
+    """Find the polluter (or with `brittle` the state-setter) of `victim` from `report`; write runs to `output`."""
+    invocation = Invocation.of(report)
+    front = trials_front(invocation, arguments)
+    worker, prefix = victim_process(report, victim, worker)
+    output = output.resolve()
+    trials = Trials(front, victim, invocation.cwd, output, progress or _to_stderr)
+    search = Search(trials, prefix, brittle)
+    try:
+        result = find(search, [] if brittle else suspects_of(report, victim, worker))
+    finally:
+        trials.drop_databases()
+    result.seconds = trials.elapsed
+    if result.status == EXIT_FOUND:
+        replay = output / "reproduce.txt"
+        replay.write_text("".join(f"{test}\n" for test in [*result.polluters, victim]), encoding="utf-8")
+        result.reproduce = shlex.join(front.reproduce_command(replay))
+    return result
+
+
+def summary_lines(result: Result) -> list[str]:
+    """What a person reads at the end."""
+    lines = [f"django-isolation find-polluter: {result.victim}: {result.message}"]
+    if result.status == EXIT_FOUND:
+        kind = "state-setter" if result.brittle else "polluter"
+        lines += [f"  {kind}: {test}" for test in result.polluters]
+        lines += [f"  cleaner: {test}" for test in result.cleaners]
+        lines.append(f"  reproduce: {result.reproduce}")
+    lines.append(f"  {result.runs} run(s), {result.seconds:.1f} s")
+    return lines
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
