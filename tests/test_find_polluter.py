@@ -221,3 +221,21 @@ def test_a_victim_on_an_xdist_worker_replays_that_workers_order(scenario: Scenar
     other = next(name for name in report["order"] if name != worker)
     wrong, _ = find_polluter(scenario, victim, "--worker", other)
     assert wrong.returncode == 2 and f"did not run on worker {other}" in wrong.output, wrong.output
+
+
+@pytest.mark.parametrize("scenario", ["django"], indirect=True)
+def test_a_victim_on_a_parallel_worker_replays_that_workers_order(scenario: Scenario) -> None:
+    scenario.write(
+        "test_other.py",
+        "import unittest\n\n\nclass OtherTests(unittest.TestCase):\n    def test_elsewhere(self):\n        pass\n",
+    )
+    recorded(scenario, BLIND, "--parallel", "2")
+    report = json.loads(scenario.report_path.read_text())
+    victim = case_id(scenario, "test_08_victim")
+    worker = next(name for name, tests in report["order"].items() if victim in tests)
+    assert worker != "main" and len(report["order"]) == 2, report["order"]
+    done, result = find_polluter(scenario, victim)
+    assert done.returncode == 0, done.output
+    assert result["polluters"] == [case_id(scenario, "test_04_polluter")], done.output
+    assert (scenario.root / "polluter" / "run-2" / "replay.txt").read_text().split() == report["order"][worker]
+    assert_reproduces(scenario, result)

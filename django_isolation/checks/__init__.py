@@ -71,6 +71,7 @@ BUILTIN_MODULES: Final = (
     "django_isolation.checks.logging_config",
     "django_isolation.checks.warnings_filters",
     "django_isolation.checks.locale_state",
+    "django_isolation.checks.subclasses",
 )
 
 BUILTIN_DEFAULTS: Final = tuple(module.rpartition(".")[2] for module in BUILTIN_MODULES)
