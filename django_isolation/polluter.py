@@ -6,16 +6,18 @@ is judged by the victim's own outcome only. :func:`find`:
 
 1. **evidence first**: each suspect the report linked to the victim, alone
    before it (one run each); a suspect that makes it fail is the polluter;
-2. **confirms**: the victim passes alone (else it is not order-dependent,
-   exit 3) and fails after the tests that ran before it in its process
-   (else the failure does not reproduce this way, exit 4);
-3. **bisection**: one run per half, the half before the victim kept when it
-   fails, the other taken otherwise; the one test it ends on is run before
-   the victim unless a run showed it already;
-4. **delta debugging** (Zeller's ddmin) when bisection ends on a test that
-   does not make the victim fail: two tests that only pollute together, a
-   cleaner that undoes a polluter inside a half. Every result is cached; a
-   subset keeps the recorded relative order.
+2. **confirms** that the victim passes alone (else it is not
+   order-dependent, exit 3);
+3. **bisection** of the tests that ran before it in its process: one run per
+   half, the first half kept when the victim fails after it, the second taken
+   otherwise (not run); the test it ends on is run before the victim unless a
+   run showed it already. A polluter found so proves that the failure
+   reproduces;
+4. otherwise the victim after all those tests: if it passes, the failure does
+   not reproduce in one process (exit 4); if it fails, **delta debugging**
+   (Zeller's ddmin): two tests that only pollute together, a cleaner that
+   undoes a polluter inside a half. Every result is cached; a subset keeps
+   the recorded relative order.
 
 ``--brittle`` turns the outcome round: the victim fails alone and passes
 after the tests before it; what is found is the state-setter it relies on.
@@ -285,7 +287,7 @@ class Search:
         self.prefix = prefix
         self.brittle = brittle  # explain a pass after the prefix (state-setter), not a failure (polluter)
         self.left = len(prefix)  # tests the search has not ruled out yet
-        self.pending = 2  # confirmations not run yet: the victim alone, then after the whole prefix
+        self.pending = 1  # confirmations not run yet: the victim alone
         self.debugging = False
         trials.estimate = self.estimate
 
@@ -306,8 +308,9 @@ class Search:
         return str(self.trials.runs - 1 + self.pending + max(self.left - 1, 0).bit_length() + 1)
 
     def bisect(self) -> list[str] | None:
-        """One run per half; the test it ends on if it makes the victim show the outcome, else None."""
-        candidates, shown = self.prefix, True
+        """One run per half, the first half kept when it shows the outcome, the second taken otherwise (as the
+        whole would); the test it ends on if a run shows it makes the victim show the outcome, else None."""
+        candidates, shown = self.prefix, self.known(self.prefix)
         while len(candidates) > 1:
             self.left = len(candidates)
             first, second = candidates[: len(candidates) // 2], candidates[len(candidates) // 2 :]
@@ -370,19 +373,17 @@ def find(search: Search, suspects: Sequence[str]) -> Result:
             return _found(search, [suspect], "the report's suspect")
     if search.shows([]):
         return _ended(search, EXIT_NOT_ORDER_DEPENDENT, _alone_message(search.brittle))
-    search.pending = 1
-    if not search.shows(search.prefix):
-        outcome = "passes" if not search.brittle else "fails"
-        return _ended(
-            search,
-            EXIT_NOT_REPRODUCIBLE,
-            f"{victim} {outcome} after the {len(search.prefix)} test(s) that ran before it in its process: the "
-            "outcome did not reproduce in one process (it may need the worker layout, timing or outside state)",
-        )
     search.pending = 0
-    culprits = search.bisect()
-    how = "bisection"
-    if culprits is None:
+    culprits, how = search.bisect(), "bisection"
+    if culprits is None:  # the prefix as a whole is run only now: a polluter bisection found proves it fails
+        if not search.shows(search.prefix):
+            outcome = "passes" if not search.brittle else "fails"
+            return _ended(
+                search,
+                EXIT_NOT_REPRODUCIBLE,
+                f"{victim} {outcome} after the {len(search.prefix)} test(s) that ran before it in its process: the "
+                "outcome did not reproduce in one process (it may need the worker layout, timing or outside state)",
+            )
         culprits, how = search.ddmin(search.prefix), "delta debugging"
     return _found(search, culprits, how)
 
