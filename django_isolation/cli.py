@@ -134,7 +134,7 @@ def _add_find_polluter(commands: Any) -> None:
     finder = commands.add_parser(
         "find-polluter",
         help="replay a failing test's process and find the test(s) that make it fail",
-        usage="%(prog)s --report REPORT [--worker W] [--brittle] [--json] VICTIM [-- RUNNER_ARGS ...]",
+        usage="%(prog)s --report REPORT [--worker W] [--brittle] [--json] [--no-fork] VICTIM [-- RUNNER_ARGS ...]",
     )
     finder.add_argument("victim", metavar="VICTIM", help="the test's id, as the report names it")
     finder.add_argument("--report", required=True, help="the JSON report of the run where it failed")
@@ -147,6 +147,12 @@ def _add_find_polluter(commands: Any) -> None:
         help="the test passed in the run and fails alone: find the state-setter it needs instead",
     )
     finder.add_argument("--json", action="store_true", help="end with the result as one line of JSON")
+    finder.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="start a new process for each run instead of forking one that loaded the tests once (slower; for "
+        "test modules whose import starts threads or opens connections)",
+    )
     finder.add_argument(
         "--output", default="isolation-polluter", metavar="DIR", help="where each run's replay, report and log go"
     )
@@ -165,7 +171,9 @@ def _find_polluter(args: argparse.Namespace) -> int:
         return polluter.EXIT_USAGE
     arguments = args.runner_args[1:] if args.runner_args[:1] == ["--"] else args.runner_args
     try:
-        result = polluter.run(data, args.victim, args.worker, args.brittle, Path(args.output), arguments or None)
+        result = polluter.run(
+            data, args.victim, args.worker, args.brittle, Path(args.output), arguments or None, fork=not args.no_fork
+        )
     except ValueError as error:
         print(f"django-isolation find-polluter: {error}", file=sys.stderr)
         return polluter.EXIT_USAGE

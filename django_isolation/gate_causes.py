@@ -111,7 +111,9 @@ def _polluter_causes(result: GateResult) -> list[Cause]:
         paired = next((run for run in result.paired_runs if head is not None and run.polluter == head), None)
         victims = _broken(paired, collected) if paired else ()
         proof = _proof(result, head, paired, victims)
-        details = tuple(f"[{f['check']}] {f['summary']}" for f in findings) + _order_leak_lines(order_leaks.get(owner, {}))
+        details = tuple(f"[{f['check']}] {f['summary']}" for f in findings) + _order_leak_lines(
+            order_leaks.get(owner, {})
+        )
         kind = "proved polluter" if victims else "polluter"
         found.append(Cause(kind, f"{owner} {leak_text(findings)}; {proof}", owner, victims, details))
     return found

@@ -35,7 +35,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
     result = yield
     if fixturedef.argname == "django_db_setup" and request.config.getoption("isolation_gate_database") != "drop":
         with request.getfixturevalue("django_db_blocker").unblock():
@@ -59,8 +61,13 @@ def _isolation_gate_database(request: pytest.FixtureRequest) -> Generator[None, 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if session.config.getoption("isolation_gate_database") == "drop":
-        with _database_blocker(session.config).unblock():
-            drop_test_databases(int(session.config.option.verbose))
+        drop_databases(session.config)
+
+
+def drop_databases(config: pytest.Config) -> None:
+    """Drop the test databases and copies earlier runs left (no test database is set up in this process)."""
+    with _database_blocker(config).unblock():
+        drop_test_databases(int(config.option.verbose))
 
 
 def _database_blocker(config: pytest.Config) -> Any:

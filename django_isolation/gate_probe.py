@@ -31,7 +31,6 @@ class GateProbe:
         self.path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-
 class GateSurvey:
     """Notes the tests that build a ``Migrator``, during their setup (the ``migrator`` fixture), call or teardown."""
 
@@ -51,4 +50,3 @@ class GateSurvey:
 
     def pytest_sessionfinish(self) -> None:
         self.survey.stop(self.path)
-

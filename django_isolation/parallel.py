@@ -55,7 +55,12 @@ class IsolationParallelTestSuite(ParallelTestSuite):
     def prepare(self, settings: Settings) -> Path:
         """Give every subsuite what its worker needs; return the directory the workers write to."""
         directory = Path(tempfile.mkdtemp(prefix="django-isolation-parallel-"))
-        config = {"checks": settings.checks, "fail": settings.fail, "allow": settings.allow, "directory": str(directory)}
+        config = {
+            "checks": settings.checks,
+            "fail": settings.fail,
+            "allow": settings.allow,
+            "directory": str(directory),
+        }
         for subsuite in self.subsuites:
             subsuite.isolation_config = config
         return directory
@@ -65,7 +70,9 @@ def _worker_front(config: dict[str, Any]) -> IsolationFront:
     global _FRONT  # one front a worker process, kept between its classes
     if _FRONT is None:
         name = f"worker-{django_runner._worker_id}"
-        engine = Engine(checks.create(config["checks"]), runner="django", worker=name, allow=allow.split(config["allow"]))
+        engine = Engine(
+            checks.create(config["checks"]), runner="django", worker=name, allow=allow.split(config["allow"])
+        )
         engine.start()
         _FRONT = IsolationFront(engine, config["fail"])
     return _FRONT
@@ -82,7 +89,9 @@ def _write(front: IsolationFront, directory: Path) -> None:
 
 def gathered(directory: Path) -> tuple[dict[str, Any], int]:
     """The merged report of the workers' files in `directory`, and their leak errors; the directory is removed."""
-    outputs = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("worker-*.json"))}
+    outputs = {
+        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("worker-*.json"))
+    }
     shutil.rmtree(directory)
     reports = {name: output["report"] for name, output in outputs.items()}
     return merge(reports), sum(output["leak_errors"] for output in outputs.values())

@@ -33,6 +33,8 @@ The command's last line with ``--json``::
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import subprocess
 import sys
@@ -66,6 +68,10 @@ class TrialFront(Protocol):
 
     def trial_command(self, files: RunFiles, database: DatabaseUse) -> list[str]:
         """Run exactly the tests of ``files.replay`` with a report at ``files.report``."""
+
+    def server_command(self, replay: Path, channel: str) -> list[str]:
+        """Load the tests `replay` lists once and run each trial asked on `channel` in a forked child
+        (:mod:`django_isolation.replay_server`)."""
 
     def reproduce_command(self, replay: Path) -> list[str]:
         """The command a person runs to see the victim's outcome after the tests `replay` lists."""
@@ -148,6 +154,10 @@ class PytestTrials:
             options += ["--isolation-checks", TRIAL_CHECKS, f"--isolation-report={files.report}"]
         return [*self._pytest(), f"--isolation-replay={files.replay}", *options, *self.arguments]
 
+    def server_command(self, replay: Path, channel: str) -> list[str]:
+        server = [f"--isolation-replay={replay}", f"--isolation-replay-server={channel}"]
+        return [*self._pytest(), *server, "--reuse-db", "--isolation-gate-database=reuse", *self.arguments]
+
     def reproduce_command(self, replay: Path) -> list[str]:
         return [*self._pytest(), f"--isolation-replay={replay}", *self.arguments]
 
@@ -174,6 +184,10 @@ class DjangoTrials:
             options += ["--isolation-checks", TRIAL_CHECKS, f"--isolation-report={files.report}"]
         return [*self.program, *self.arguments, f"--isolation-replay={files.replay}", *options]
 
+    def server_command(self, replay: Path, channel: str) -> list[str]:
+        server = [f"--isolation-replay={replay}", f"--isolation-replay-server={channel}"]
+        return [*self.program, *self.arguments, *server, "--noinput", "--keepdb", "--parallel", "1"]
+
     def reproduce_command(self, replay: Path) -> list[str]:
         return [*self.program, *self.arguments, "--parallel", "1", f"--isolation-replay={replay}"]
 
@@ -197,9 +211,12 @@ class Trials:
     output: Path
     progress: Callable[[str], None]
     estimate: Callable[[], str] = lambda: "?"
+    universe: list[str] = field(default_factory=list)  # every test a trial may run before the victim
+    forking: bool = hasattr(os, "fork")  # one process loads the tests; a forked child runs each trial
     runs: int = 0
     started: float = field(default_factory=time.monotonic)
     results: dict[tuple[str, ...], bool] = field(default_factory=dict)  # tests before the victim -> it failed
+    _server: _Server | None = None
 
     def failed_after(self, tests: Sequence[str]) -> bool:
         """Whether the victim fails when exactly `tests` run before it, in that order."""
@@ -219,18 +236,31 @@ class Trials:
         )
         files = self._files(f"run-{self.runs}", [*tests, self.victim])
         database: DatabaseUse = "first" if self.runs == 1 else "reuse"
-        done = self._execute(files, database)
+        ended = self._trial(files, database)
         report = read_json(files.report)
         if report is None:
-            raise TrialError(f"run {self.runs} exited {done} without a report; see {files.log}")
+            raise TrialError(f"run {self.runs} {ended} without a report")
         ran = [test for order in report.get("order", {}).values() for test in order]
         if ran != [*tests, self.victim]:
-            raise TrialError(f"run {self.runs} did not run exactly the tests it was given; see {files.log}")
+            raise TrialError(f"run {self.runs} did not run exactly the tests it was given; it {ended}")
         return self.victim in {test for failed in report.get("failed", {}).values() for test in failed}
 
+    def _trial(self, files: RunFiles, database: DatabaseUse) -> str:
+        """Run the trial `files` describes; how it ended and where its output is."""
+        if not self.forking:
+            return f"exited {self._execute(files, database)} (see {files.log})"
+        if self._server is None:
+            self._server = _Server(self.front, [*self.universe, self.victim], self.output, self.cwd)
+        tests = files.replay.read_text(encoding="utf-8").split()
+        status = self._server.ask({"tests": tests, "database": database, "result": str(files.report)})
+        return f"ended with status {status} (see {self._server.log})"
+
     def drop_databases(self) -> None:
-        """The last step: a process that runs no test drops the test databases and their copies."""
-        if self.runs:
+        """The last step, which runs no test: drop the test databases and their copies."""
+        if self._server is not None:
+            self._server.ask({"database": "drop"})
+            self._server.stop()
+        elif self.runs:
             self._execute(self._files("drop", []), "drop")
 
     def _files(self, slug: str, tests: list[str]) -> RunFiles:
@@ -250,6 +280,48 @@ class Trials:
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+class _Server:
+    """The process that loaded the tests once and forks a child per trial (``--isolation-replay-server``)."""
+
+    def __init__(self, front: TrialFront, tests: list[str], output: Path, cwd: str) -> None:
+        replay, self.log = output / "server-tests.txt", output / "server.log"
+        replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+        to_server, self._requests_fd = os.pipe()
+        self._answers_fd, from_server = os.pipe()
+        command = front.server_command(replay, f"{to_server}:{from_server}")
+        with self.log.open("w", encoding="utf-8") as log:
+            log.write(f"$ {shlex.join(command)}\n")
+            log.flush()
+            self._process = subprocess.Popen(
+                command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(to_server, from_server)
+            )
+        os.close(to_server)
+        os.close(from_server)
+        self._requests = os.fdopen(self._requests_fd, "w", encoding="utf-8")
+        self._answers = os.fdopen(self._answers_fd, "r", encoding="utf-8")
+
+    def ask(self, request: dict[str, Any]) -> int:
+        """Send `request`; the status of the child that ran it. TrialError when the server is gone."""
+        try:
+            self._requests.write(json.dumps(request) + "\n")
+            self._requests.flush()
+        except BrokenPipeError:
+            raise TrialError(f"the trials' process ended before a trial; see {self.log}") from None
+        answer = self._answers.readline()
+        if not answer:
+            raise TrialError(f"the trials' process ended during a trial; see {self.log}")
+        return int(json.loads(answer)["status"])
+
+    def stop(self) -> None:
+        try:
+            self._requests.write(json.dumps({"stop": True}) + "\n")
+            self._requests.close()
+        except BrokenPipeError:
+            pass
+        self._answers.close()
+        self._process.wait(timeout=60)
 
 
 @dataclass
@@ -442,13 +514,15 @@ def run(
     output: Path,
     arguments: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    fork: bool = True,
 ) -> Result:
     """Find the polluter (or with `brittle` the state-setter) of `victim` from `report`; write runs to `output`."""
     invocation = Invocation.of(report)
     front = trials_front(invocation, arguments)
     worker, prefix = victim_process(report, victim, worker)
     output = output.resolve()
-    trials = Trials(front, victim, invocation.cwd, output, progress or _to_stderr)
+    trials = Trials(front, victim, invocation.cwd, output, progress or _to_stderr, universe=prefix)
+    trials.forking = fork and trials.forking
     search = Search(trials, prefix, brittle)
     try:
         result = find(search, [] if brittle else suspects_of(report, victim, worker))

@@ -9,6 +9,7 @@ variables or ini values) turns the checks on; then
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "end; drop: run no test, drop the test databases and copies left by earlier runs",
     )
     group.addoption(
+        "--isolation-replay-server",
+        dest="isolation_replay_server",
+        metavar="R:W",
+        help="(used by django-isolation find-polluter, with --isolation-replay) run each trial read from file "
+        "descriptor R in a forked child; answer on W",
+    )
+    group.addoption(
         "--isolation-gate-probe",
         dest="isolation_gate_probe",
         metavar="PATH",
@@ -101,6 +109,25 @@ def _replay(session: pytest.Session, path: str) -> None:
         session.config.hook.pytest_deselected(items=others)
 
 
+class _ReplayCollection:
+    """Under ``--isolation-replay``: collect only the files of the listed tests (and the directories above them)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from django_isolation.gate_run import read_replay
+
+        try:
+            listed = read_replay(config.getoption("isolation_replay"))
+        except ValueError as error:
+            raise pytest.UsageError(f"django-isolation: {error}") from None
+        self._files = {Path(os.path.normpath(config.rootpath / test.split("::")[0])) for test in listed}
+        self._directories = {directory for file in self._files for directory in file.parents}
+
+    def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
+        if collection_path in self._directories or collection_path in self._files:
+            return None
+        return collection_path.suffix == ".py" or collection_path.is_dir() or None
+
+
 def _django_tags(item: pytest.Item) -> set[str]:
     """The tags ``django.test.tag`` put on a unittest test method or its class."""
     tags: set[str] = getattr(getattr(item, "cls", None), "tags", set())
@@ -121,6 +148,14 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(gate_probe.GateSurvey(survey), "django_isolation_gate_survey")
         if config.getoption("isolation_gate_database"):
             config.pluginmanager.import_plugin("django_isolation.gate_database")
+    if config.getoption("isolation_replay"):
+        config.pluginmanager.register(_ReplayCollection(config), "django_isolation_replay")
+    if config.getoption("isolation_replay_server"):
+        from django_isolation.pytest_replay_server import ReplayServer
+
+        config.pluginmanager.register(
+            ReplayServer(config.getoption("isolation_replay_server")), "django_isolation_server"
+        )
     cli = {option.dest: config.getoption(option.dest) for option in OPTIONS}
     try:
         settings = resolve(cli, os.environ, lambda name: str(config.getini(name)))

@@ -133,7 +133,9 @@ class IsolationPlugin:
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
         module = item.getparent(pytest.Module)
         if module is not None and (nextitem is None or nextitem.getparent(pytest.Module) is not module):
             self._ending_module = Scope(module.nodeid, "module")

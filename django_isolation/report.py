@@ -34,7 +34,9 @@ def to_json(report: Report) -> dict[str, Any]:
         "unexplained": report.unexplained,
         "unused_allow": report.unused_allow,
         "check_errors": [{"check": e.check, "during": e.during, "error": e.error} for e in report.check_errors],
-        "allowed": [{"test": a.test, "check": a.check, "summary": a.summary, "pattern": a.pattern} for a in report.allowed],
+        "allowed": [
+            {"test": a.test, "check": a.check, "summary": a.summary, "pattern": a.pattern} for a in report.allowed
+        ],
     }
 
 

@@ -51,6 +51,12 @@ class IsolationRunner(DiscoverRunner):
             "reordering (--reverse, --shuffle, TestCase first)",
         )
         parser.add_argument(
+            "--isolation-replay-server",
+            metavar="R:W",
+            help="(used by django-isolation find-polluter, with --isolation-replay) run each trial read from file "
+            "descriptor R in a forked child; answer on W",
+        )
+        parser.add_argument(
             "--isolation-gate-survey",
             metavar="FILE",
             help="(used by isolation_gate) write the tests that built a django-test-migrations Migrator, and the "
@@ -74,12 +80,14 @@ class IsolationRunner(DiscoverRunner):
         isolation_checks: str | None = None,
         isolation_allow: str | None = None,
         isolation_replay: str | None = None,
+        isolation_replay_server: str | None = None,
         isolation_gate_survey: str | None = None,
         isolation_gate_database: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.replay = isolation_replay
+        self.replay_server = isolation_replay_server
         self.gate_survey = isolation_gate_survey
         self.gate_database = isolation_gate_database
         cli = {
@@ -108,19 +116,26 @@ class IsolationRunner(DiscoverRunner):
         elif self.gate_survey:
             raise SystemExit("django-isolation: --isolation-gate-survey needs --isolation-check")
 
-    def build_suite(self, *args: Any, **kwargs: Any) -> unittest.TestSuite:
-        suite = super().build_suite(*args, **kwargs)
-        if self.replay:
-            if suite.__class__ is self.parallel_test_suite:
-                raise SystemExit("django-isolation: --isolation-replay runs the tests in one process: use --parallel 1")
-            suite = self._replayed(suite)
-        return suite
+    def build_suite(self, test_labels: Any = None, **kwargs: Any) -> unittest.TestSuite:
+        if self.replay and self.parallel > 1:
+            raise SystemExit("django-isolation: --isolation-replay runs the tests in one process: use --parallel 1")
+        listed = self._listed() if self.replay else []
+        suite = super().build_suite(listed or test_labels, **kwargs)  # the listed tests' modules only
+        return self._replayed(suite, listed) if self.replay else suite
 
-    def _replayed(self, suite: unittest.TestSuite) -> unittest.TestSuite:
-        from django_isolation.gate_run import read_replay, replayed
+    def _listed(self) -> list[str]:
+        from django_isolation.gate_run import read_replay
 
         try:
-            tests, _ = replayed(iter_test_cases(suite), read_replay(self.replay or ""), lambda test: test.id())
+            return read_replay(self.replay or "")
+        except ValueError as error:
+            raise SystemExit(f"django-isolation: {error}") from None
+
+    def _replayed(self, suite: unittest.TestSuite, listed: list[str]) -> unittest.TestSuite:
+        from django_isolation.gate_run import replayed
+
+        try:
+            tests, _ = replayed(iter_test_cases(suite), listed, lambda test: test.id())
         except ValueError as error:
             raise SystemExit(f"django-isolation: {error}") from None
         return suite.__class__(tests)
@@ -193,11 +208,46 @@ class IsolationRunner(DiscoverRunner):
         return survey
 
     def run_tests(self, test_labels: list[str], **kwargs: Any) -> int:
+        if self.replay_server:
+            self._serve(test_labels)
+            return 0
         failures: int = super().run_tests(test_labels, **kwargs)
         leak_errors = self._front.leak_errors if self._front else self._parallel_leak_errors
         if leak_errors and failures == leak_errors:
             raise SystemExit(EXIT_LEAKS_ONLY)
         return failures
+
+    def _serve(self, test_labels: list[str]) -> None:
+        """``--isolation-replay-server``: load the listed tests once; run each trial in a forked child."""
+        from django_isolation.replay_server import serve
+
+        self.setup_test_environment()
+        suite = self.build_suite(test_labels)
+        by_id = {test.id(): test for test in iter_test_cases(suite)}
+        serve(self.replay_server or "", lambda request: self._trial(suite, by_id, request))
+
+    def _trial(self, suite: unittest.TestSuite, by_id: dict[str, Any], request: dict[str, Any]) -> None:
+        """One trial, in the child: the databases set up as a run does (``--keepdb``), the tests, their outcomes."""
+        from django_isolation.replay_server import write_outcomes
+
+        self.gate_database = request["database"]
+        if self.gate_database == "drop":
+            from django_isolation.gate_run import drop_test_databases
+
+            drop_test_databases(self.verbosity)
+            return
+        tests = list(request["tests"])
+        trial = suite.__class__([by_id[test] for test in tests])
+        databases = self.get_databases(trial)
+        trial.serialized_aliases = {alias for alias, serialize in databases.items() if serialize}  # type: ignore[attr-defined]
+        old_config = self.setup_databases(aliases=databases, serialized_aliases=trial.serialized_aliases)  # type: ignore[attr-defined]
+        try:
+            self.run_checks(databases)
+            result = self.run_suite(trial)
+        finally:
+            self.teardown_databases(old_config)
+        failing = [test for test, _ in [*result.failures, *result.errors]] + list(result.unexpectedSuccesses)
+        write_outcomes(request["result"], tests[: result.testsRun], [_failed_id(test, tests) for test in failing])
 
     def _report(self, engine: Engine) -> None:
         from django_isolation.report import to_json
@@ -210,3 +260,13 @@ class IsolationRunner(DiscoverRunner):
         print(f"\n{'=' * 20} {TITLE} {'=' * 20}\n{render_text(data)}", file=sys.stderr)
         if self.isolation.report:
             write_json(data, self.isolation.report)
+
+
+def _failed_id(test: Any, tests: list[str]) -> str:
+    """The id of the test a failure is of: a subtest's test; for a class or module fixture's error
+    (``setUpClass (app.tests.T)``), the first of `tests` in that class or module."""
+    test = getattr(test, "test_case", test)
+    scope = getattr(test, "description", "").partition("(")[2].rstrip(")")
+    if scope:
+        return next((listed for listed in tests if listed.startswith(f"{scope}.")), scope)
+    return str(test.id())

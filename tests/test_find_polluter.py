@@ -113,8 +113,19 @@ def test_a_polluter_no_check_watches_is_found_by_bisection(scenario: Scenario) -
     most = 1 + (prefix - 1).bit_length() + 1
     assert result["runs"] <= most and f"run 1 of at most {most}: the victim after 0 test(s)" in done.output
     assert "found 1 polluter(s) by bisection" in done.output
+    assert (scenario.root / "polluter" / "server.log").exists()  # one process loaded the tests; children ran them
     assert not left_test_database(scenario.root), "find-polluter left the test database behind"
     assert_reproduces(scenario, result)
+
+
+def test_without_fork_each_run_is_a_new_process(scenario: Scenario) -> None:
+    recorded(scenario, BLIND)
+    done, result = find_polluter(scenario, case_id(scenario, "test_08_victim"), "--no-fork")
+    assert done.returncode == 0 and result["polluters"] == [case_id(scenario, "test_04_polluter")], done.output
+    output = scenario.root / "polluter"
+    assert not (output / "server.log").exists() and (output / "drop" / "output.log").exists()
+    assert len(list(output.glob("run-*/output.log"))) == result["runs"]
+    assert not left_test_database(scenario.root), "find-polluter left the test database behind"
 
 
 def test_the_reports_suspect_is_tried_first(scenario: Scenario) -> None:

@@ -135,8 +135,6 @@ def is_test_database(connection: BaseDatabaseWrapper) -> bool:
     )
 
 
-
-
 class Reader:
     """Reads through a database's raw DB-API connection, or a private one while Django's is closed.
 

@@ -137,9 +137,7 @@ class AppsRegistryCheck:
         return self._definitions.prepared, tuple(map(len, apps.all_models.values()))
 
     def capture(self) -> Registry:
-        return {
-            (label, name): model for label, models in apps.all_models.items() for name, model in models.items()
-        }
+        return {(label, name): model for label, models in apps.all_models.items() for name, model in models.items()}
 
     def diff(self, baseline: Registry, current: Registry) -> list[Change]:
         changes = [self._removed(key, model) for key, model in baseline.items() if key not in current]

@@ -65,7 +65,9 @@ ADVICE_LEAKED_MODEL: Final = (
 _WRITE = re.compile(
     r"\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+[\"`\[]?([\w.]+)", re.IGNORECASE
 )
-_INSERT_COLUMNS = re.compile(r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE)
+_INSERT_COLUMNS = re.compile(
+    r"\s*(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+\S+\s*\(([^)]*)\)\s*VALUES", re.IGNORECASE
+)
 _WRITE_HEADS: Final = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC"})
 _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
@@ -574,7 +576,9 @@ def _made_connection(alias: str) -> BaseDatabaseWrapper | None:
     return connections[alias] if made is None else made.get(alias)
 
 
-def _ids(cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str, natural: str | None) -> dict[Any, Any]:
+def _ids(
+    cursor: Any, connection: BaseDatabaseWrapper, table: str, pk_column: str, natural: str | None
+) -> dict[Any, Any]:
     """Identity -> primary key of every row: the key itself, or the natural key that `natural` selects after it."""
     if natural is None:
         return {pk: pk for pk in _pks(cursor, connection, table, pk_column)}
@@ -671,7 +675,7 @@ def _inserted_rows(sql: str, params: Any, many: bool) -> list[dict[str, Any]]:
     match = _INSERT_COLUMNS.match(sql)
     if match is None or params is None:
         return []
-    columns = [column.strip().strip("\"`[]") for column in match.group(1).split(",")]
+    columns = [column.strip().strip('"`[]') for column in match.group(1).split(",")]
     groups = list(params) if many else [params]
     rows: list[dict[str, Any]] = []
     for group in groups:
@@ -694,9 +698,7 @@ def _matching_insert(inserts: Iterable[_Insert], pk: Any, values: dict[str, Any]
 
 def _same_values(inserted: dict[str, Any], stored: dict[str, Any]) -> bool:
     compared = [column for column in inserted if column in stored]
-    return bool(compared) and all(
-        inserted[c] == stored[c] or str(inserted[c]) == str(stored[c]) for c in compared
-    )
+    return bool(compared) and all(inserted[c] == stored[c] or str(inserted[c]) == str(stored[c]) for c in compared)
 
 
 def _row_text(table: str, values: dict[str, Any], width: int = 120) -> str:

@@ -288,11 +288,7 @@ class MigrationDriftCheck:
 
     def _unchanged(self) -> bool:
         """Nothing the fingerprint sees differs from the baseline: the same classes, sizes, no edited model."""
-        return (
-            not self._edited
-            and self._sizes == self._baseline_sizes
-            and _registry() == self._baseline_registry
-        )
+        return not self._edited and self._sizes == self._baseline_sizes and _registry() == self._baseline_registry
 
     def _changed_labels(self, registry_changes: dict[ModelKey, str]) -> list[str]:
         """The app labels whose models were added, replaced, removed or edited since the baseline."""
@@ -300,9 +296,9 @@ class MigrationDriftCheck:
         edited = set(self._edited)
         for snapshot in self._snapshots:
             meta = snapshot.model._meta
-            resized = len(meta.local_fields) != len(snapshot.local_fields) or len(
-                meta.local_many_to_many
-            ) != len(snapshot.many_to_many)
+            resized = len(meta.local_fields) != len(snapshot.local_fields) or len(meta.local_many_to_many) != len(
+                snapshot.many_to_many
+            )
             if resized or meta.label_lower in edited:
                 labels[meta.app_label] = None
         return list(labels)

@@ -297,9 +297,7 @@ class ModuleAttributesCheck:
         self._readers = readers
         return changes
 
-    def _module_changes(
-        self, name: str, now: _ModuleState
-    ) -> tuple[list[Change], dict[str, tuple[CodeType, ...]]]:
+    def _module_changes(self, name: str, now: _ModuleState) -> tuple[list[Change], dict[str, tuple[CodeType, ...]]]:
         reference = self._reference.get(name)
         if reference is None:
             return [], {}
@@ -636,7 +634,8 @@ def _class_writes(path: str) -> dict[str, frozenset[str]]:
         methods = [
             item
             for item in node.body
-            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _may_assign_on_class(item, node.name, lines)
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and _may_assign_on_class(item, node.name, lines)
         ]
         found[qualname] = frozenset(
             name for method in methods for statement in ast.walk(method) for name in _assigned(statement, node.name)
