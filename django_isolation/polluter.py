@@ -15,9 +15,13 @@ is judged by the victim's own outcome only. :func:`find`:
    reproduces;
 4. otherwise the victim after all those tests: if it passes, the failure does
    not reproduce in one process (exit 4); if it fails, **delta debugging**
-   (Zeller's ddmin): two tests that only pollute together, a cleaner that
-   undoes a polluter inside a half. Every result is cached; a subset keeps
-   the recorded relative order.
+   for two tests that only pollute together, or a cleaner that undid a
+   polluter inside a half: first a pair, one in each half of the fewest tests
+   a run showed the outcome after, each half halved in turn with the other
+   kept; if no pair shows it, one needed test a round (the shortest start of
+   the tests that, with those kept, shows the outcome ends on one), until the
+   kept tests show it alone; Zeller's ddmin then makes the set 1-minimal. Every result is cached; a subset keeps the recorded
+   relative order.
 
 ``--brittle`` turns the outcome round: the victim fails alone and passes
 after the tests before it; what is found is the state-setter it relies on.
@@ -361,6 +365,7 @@ class Search:
         self.left = len(prefix)  # tests the search has not ruled out yet
         self.pending = 1  # confirmations not run yet: the victim alone
         self.debugging = False
+        self.smallest = prefix  # the fewest tests a run showed the outcome after (once one did)
         trials.estimate = self.estimate
 
     def shows(self, tests: Sequence[str]) -> bool:
@@ -374,9 +379,9 @@ class Search:
 
     def estimate(self) -> str:
         """The most runs the search can take, the running one included: the confirmations left, then one run per
-        halving and one to check the test it ends on; delta debugging's bound is quadratic in the tests left."""
+        halving and one to check the test it ends on; delta debugging's bound grows with the tests left."""
         if self.debugging:
-            return str(self.trials.runs - 1 + self.left * self.left + 3 * self.left)
+            return str(self.trials.runs - 1 + self.left * (max(self.left - 1, 0).bit_length() + 1))
         return str(self.trials.runs - 1 + self.pending + max(self.left - 1, 0).bit_length() + 1)
 
     def bisect(self) -> list[str] | None:
@@ -387,8 +392,43 @@ class Search:
             self.left = len(candidates)
             first, second = candidates[: len(candidates) // 2], candidates[len(candidates) // 2 :]
             candidates, shown = (first, True) if self.shows(first) else (second, self.known(second))
+            if shown:
+                self.smallest = candidates
         self.left = len(candidates)
         return candidates if candidates and (shown or self.shows(candidates)) else None
+
+    def pair(self) -> list[str] | None:
+        """Two tests that show the outcome only together, one in each half of the fewest tests a run showed it
+        after: each half is halved in turn, the other kept whole, the half kept that still shows it (the other
+        taken otherwise); the pair if a run shows it does, else None. Runs shrink as the halves do."""
+        shown = self.smallest
+        parts = [shown[: len(shown) // 2], shown[len(shown) // 2 :]]
+        if not all(parts):
+            return None
+        self.debugging = True
+        while any(len(part) > 1 for part in parts):
+            for index in (0, 1):
+                part, other = parts[index], parts[1 - index]
+                self.left = len(parts[0]) + len(parts[1])
+                if len(part) > 1:
+                    first, second = part[: len(part) // 2], part[len(part) // 2 :]
+                    parts[index] = first if self.shows([*first, *other]) else second
+        return [*parts[0], *parts[1]] if self.shows([*parts[0], *parts[1]]) else None
+
+    def needed(self) -> list[str]:
+        """Tests of the prefix the outcome needs, found one a round: the shortest start of the candidates that,
+        with the tests found so far, shows the outcome ends on one (a binary search)."""
+        self.debugging = True
+        candidates, found = self.prefix, []  # invariant: candidates + found show the outcome
+        while not self.shows(found):
+            self.left = len(candidates)
+            low, high = 0, len(candidates)  # candidates[:low] + found does not show the outcome; [:high] does
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if self.shows([*candidates[:middle], *found]) else (middle, high)
+            found.insert(0, candidates[high - 1])
+            candidates = candidates[: high - 1]
+        return found
 
     def ddmin(self, items: list[str], holds: Callable[[list[str]], bool] | None = None) -> list[str]:
         """Zeller's ddmin: a 1-minimal subset of `items` for which `holds` (default: shows the outcome) is true,
@@ -456,7 +496,8 @@ def find(search: Search, suspects: Sequence[str]) -> Result:
                 f"{victim} {outcome} after the {len(search.prefix)} test(s) that ran before it in its process: the "
                 "outcome did not reproduce in one process (it may need the worker layout, timing or outside state)",
             )
-        culprits, how = search.ddmin(search.prefix), "delta debugging"
+        culprits, how = search.pair() or search.needed(), "delta debugging"
+        culprits = search.ddmin(culprits)
     return _found(search, culprits, how)
 
 
