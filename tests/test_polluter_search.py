@@ -91,3 +91,17 @@ def test_not_order_dependent_and_not_reproducible() -> None:
 def test_the_recorded_options_a_trial_leaves_out(argv: list[str], kept: list[str]) -> None:
     dropped = {**polluter.PYTEST_DROPPED, **polluter.DJANGO_DROPPED}
     assert polluter.kept_arguments(argv, dropped) == kept
+
+
+def test_a_cleaner_seen_undoing_the_polluter_is_reported() -> None:
+    # t9 leaves state the victim trips on and t18 removes it; t11 and t36 fail the victim together (the recorded
+    # failure): the search finds t9, and saw a run where t18 after it let the victim pass.
+    def victim_fails(tests: Sequence[str]) -> bool:
+        state: set[str] = set()
+        for test in tests:
+            state = {*state, "leak"} if test == "t9" else state - {"leak"} if test == "t18" else state
+            state |= {"half"} if test == "t11" else {"other half"} if test == "t36" else set()
+        return "leak" in state or {"half", "other half"} <= state
+
+    result, _ = search(40, victim_fails)
+    assert result.polluters == ["t9"] and result.cleaners == ["t18"], result
