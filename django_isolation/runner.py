@@ -116,11 +116,11 @@ class IsolationRunner(DiscoverRunner):
         elif self.gate_survey:
             raise SystemExit("django-isolation: --isolation-gate-survey needs --isolation-check")
 
-    def build_suite(self, test_labels: Any = None, **kwargs: Any) -> unittest.TestSuite:
+    def build_suite(self, test_labels: Any = None, *args: Any, **kwargs: Any) -> unittest.TestSuite:
         if self.replay and self.parallel > 1:
             raise SystemExit("django-isolation: --isolation-replay runs the tests in one process: use --parallel 1")
         listed = self._listed() if self.replay else []
-        suite = super().build_suite(listed or test_labels, **kwargs)  # the listed tests' modules only
+        suite = super().build_suite(listed or test_labels, *args, **kwargs)  # the listed tests' modules only
         return self._replayed(suite, listed) if self.replay else suite
 
     def _listed(self) -> list[str]:

@@ -91,7 +91,7 @@ class SubclassesCheck:
         def __build_class__(function: Any, name: str, *bases: Any, **keywords: Any) -> Any:
             __tracebackhide__ = True  # pytest leaves this frame out of tracebacks
             cls = original(function, name, *bases, **keywords)
-            if "<locals>" in function.__qualname__ and isinstance(cls, type):
+            if isinstance(cls, type) and "<locals>" in cls.__qualname__:  # defined inside a function
                 caller = sys._getframe(1)
                 if origin.is_user_file(caller.f_code.co_filename):
                     made.append(_Made(weakref.ref(cls), origin.raw_stack(caller)))
