@@ -14,7 +14,8 @@ For each N and shape: one recorded run with a report, then find-polluter
 (``--json``) and detect-test-pollution (``--failing-test VICTIM --tests
 PACKAGE``) alternately, ``--repeat`` times; prints the runs each made, the
 median wall time of each, whether each named the polluter(s), and the ratio
-of the medians (find-polluter / detect-test-pollution). Targets (issue 14):
+of the medians (find-polluter / detect-test-pollution); exits 1 if find-polluter
+missed a polluter. Targets (issue 14):
 at most 2 runs suspected, at most ceil(log2 N) + 2 blind, and less than half
 of detect-test-pollution's wall time. detect-test-pollution finds one polluter
 only: on ``together`` it stops with an error, which the table says.
@@ -198,7 +199,7 @@ def main() -> int:
             rows += measure(tests, args.repeat, Path(directory))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return 0 if all(row["find-polluter"]["found"] for row in rows) else 1
 
 
 if __name__ == "__main__":
