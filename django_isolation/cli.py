@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from django_isolation import __version__, gate
+from django_isolation.gate_run import write_replay
 from django_isolation.report import SCHEMA, merge_jobs, render_text, write_json
 
 
@@ -76,7 +77,7 @@ class PytestGateFront:
         """A replay of `tests` put in `order` (as ``--isolation-order`` puts the collected tests)."""
         ordered = list(tests)
         order.apply(ordered)
-        files.replay.write_text("".join(f"{test}\n" for test in ordered), encoding="utf-8")
+        write_replay(files.replay, ordered)
         return self.replay_command(files, database)
 
     def replay_command(self, files: gate.RunFiles, database: gate.DatabaseUse) -> list[str]:

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
 
+from django_isolation.gate_run import write_replay
+
 if TYPE_CHECKING:
     from django_isolation.gate_causes import Cause
 
@@ -316,7 +318,7 @@ def _paired_run(runner: _Runner, head: str | None, selected: list[str], database
     assert head is not None
     files = runner.files(f"paired-{runner.number + 1}")
     tests = [head, *(test for test in selected if test != head)]
-    files.replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+    write_replay(files.replay, tests)
     label = f"paired: {head} first"
     run = runner.run("paired", label, files, runner.front.replay_command(files, database), len(tests))
     run.polluter = head

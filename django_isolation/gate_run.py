@@ -48,6 +48,11 @@ def read_replay(path: str) -> list[str]:
     return list(dict.fromkeys(test for test in ids if test and not test.startswith("#")))
 
 
+def write_replay(path: Path, tests: Iterable[str]) -> None:
+    """Write `tests` as a replay file (one test id a line), which :func:`read_replay` reads back."""
+    path.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+
+
 def _worker_order(text: str, file: str, worker: str | None) -> list[str]:
     """The order `worker` ran in the JSON report `text` (read from `file`)."""
     try:

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from django_isolation.gate import DatabaseUse, RunFiles, read_json
+from django_isolation.gate_run import write_replay
 
 EXIT_FOUND: Final = 0
 EXIT_NOT_FOUND: Final = 1
@@ -240,7 +241,7 @@ class Trials:
         )
         files = self._files(f"run-{self.runs}", [*tests, self.victim])
         database: DatabaseUse = "first" if self.runs == 1 else "reuse"
-        ended = self._trial(files, database)
+        ended = self._trial(files, database, [*tests, self.victim])
         report = read_json(files.report)
         if report is None:
             raise TrialError(f"run {self.runs} {ended} without a report")
@@ -249,13 +250,12 @@ class Trials:
             raise TrialError(f"run {self.runs} did not run exactly the tests it was given; it {ended}")
         return self.victim in {test for failed in report.get("failed", {}).values() for test in failed}
 
-    def _trial(self, files: RunFiles, database: DatabaseUse) -> str:
-        """Run the trial `files` describes; how it ended and where its output is."""
+    def _trial(self, files: RunFiles, database: DatabaseUse, tests: list[str]) -> str:
+        """Run `tests` (listed in ``files.replay``); how it ended and where its output is."""
         if not self.forking:
             return f"exited {self._execute(files, database)} (see {files.log})"
         if self._server is None:
             self._server = _Server(self.front, [*self.universe, self.victim], self.output, self.cwd)
-        tests = files.replay.read_text(encoding="utf-8").split()
         status = self._server.ask({"tests": tests, "database": database, "result": str(files.report)})
         return f"ended with status {status} (see {self._server.log})"
 
@@ -271,7 +271,7 @@ class Trials:
         files = RunFiles(self.output / slug)
         files.directory.mkdir(parents=True, exist_ok=True)
         files.report.unlink(missing_ok=True)
-        files.replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+        write_replay(files.replay, tests)
         return files
 
     def _execute(self, files: RunFiles, database: DatabaseUse) -> int:
@@ -291,7 +291,7 @@ class _Server:
 
     def __init__(self, front: TrialFront, tests: list[str], output: Path, cwd: str) -> None:
         replay, self.log = output / "server-tests.txt", output / "server.log"
-        replay.write_text("".join(f"{test}\n" for test in tests), encoding="utf-8")
+        write_replay(replay, tests)
         to_server, self._requests_fd = os.pipe()
         self._answers_fd, from_server = os.pipe()
         command = front.server_command(replay, f"{to_server}:{from_server}")
@@ -361,6 +361,7 @@ class Search:
     def __init__(self, trials: Trials, prefix: list[str], brittle: bool) -> None:
         self.trials = trials
         self.prefix = prefix
+        self._position = {test: index for index, test in enumerate(prefix)}  # the recorded order, looked up
         self.brittle = brittle  # explain a pass after the prefix (state-setter), not a failure (polluter)
         self.left = len(prefix)  # tests the search has not ruled out yet
         self.pending = 1  # confirmations not run yet: the victim alone
@@ -370,11 +371,11 @@ class Search:
 
     def shows(self, tests: Sequence[str]) -> bool:
         """Whether the victim has the outcome to explain after `tests` (kept in the prefix's order)."""
-        ordered = sorted(tests, key=self.prefix.index)
+        ordered = sorted(tests, key=self._position.__getitem__)
         return self.trials.failed_after(ordered) != self.brittle
 
     def known(self, tests: Sequence[str]) -> bool:
-        result = self.trials.known(sorted(tests, key=self.prefix.index))
+        result = self.trials.known(sorted(tests, key=self._position.__getitem__))
         return result is not None and result != self.brittle
 
     def estimate(self) -> str:
@@ -443,7 +444,7 @@ class Search:
                 items, granularity = reduced, 2
                 continue
             if granularity > 2:
-                complements = ([test for test in items if test not in chunk] for chunk in chunks)
+                complements = ([test for test in items if test not in left_out] for left_out in map(set, chunks))
                 reduced = next((rest for rest in complements if holds(rest)), None)
                 if reduced is not None:
                     items, granularity = reduced, max(granularity - 1, 2)
@@ -572,7 +573,7 @@ def run(
     result.seconds = trials.elapsed
     if result.status == EXIT_FOUND:
         replay = output / "reproduce.txt"
-        replay.write_text("".join(f"{test}\n" for test in [*result.polluters, victim]), encoding="utf-8")
+        write_replay(replay, [*result.polluters, victim])
         result.reproduce = shlex.join(front.reproduce_command(replay))
     return result
 
