@@ -163,6 +163,53 @@ def test_a_check_that_raises_is_reported_and_switched_off() -> None:
     assert [f.check for f in report.findings] == ["shared_dict"]
 
 
+class Uncomparable:
+    """A fingerprint whose comparison raises (an ``__eq__`` that refuses)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise TypeError("cannot compare")
+
+    __hash__ = object.__hash__
+
+
+class UncomparableCheck(DictCheck):
+    name = "uncomparable"
+    uncomparable = False
+
+    def fingerprint(self, sweep: bool) -> Hashable:
+        return Uncomparable() if self.uncomparable else ()
+
+
+def test_a_fingerprint_whose_comparison_raises_is_reported_and_only_its_check_switched_off() -> None:
+    healthy, odd = DictCheck(), UncomparableCheck()
+    engine = started(healthy, odd)
+    odd.uncomparable = True
+    SHARED["x"] = "1"
+    engine.checkpoint(TEST_A)
+    report = engine.finish()
+    [error] = report.check_errors
+    assert (error.check, error.during, error.error) == ("uncomparable", "checkpoint", "TypeError: cannot compare")
+    assert [(f.check, f.test) for f in report.findings] == [("shared_dict", "t.a")]
+
+
+class FirstPartyCheck(DictCheck):
+    name = "first_party"
+    first_party_only = True
+
+
+def test_a_move_seen_at_a_framework_point_is_observed_once() -> None:
+    framework_visible, first_party = DictCheck(), FirstPartyCheck()
+    engine = started(framework_visible, first_party)
+    SHARED["x"] = "1"
+    engine.checkpoint(CLASS, framework_class=True)
+    assert (framework_visible.captures, first_party.captures) == (2, 1)  # a first-party check is not asked there
+    engine.checkpoint(TEST_A)
+    engine.checkpoint(TEST_A)
+    assert (framework_visible.captures, first_party.captures) == (2, 2)  # each move observed once
+    report = engine.finish()
+    assert sorted((f.check, f.test) for f in report.findings) == [("first_party", "t.a"), ("shared_dict", "t.C")]
+
+
 def test_a_check_whose_prepare_raises_is_never_started() -> None:
     class Unprepared(DictCheck):
         name = "unprepared"

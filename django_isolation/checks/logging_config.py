@@ -35,7 +35,7 @@ from django_isolation.checks import Change, register
 ROOT: Final = "root"
 DISABLE_KEY: Final = "logging.disable"
 RUNNER_HANDLER_MODULES: Final = ("_pytest.",)
-_WRAPPED_METHODS: Final = ("setLevel", "addHandler", "removeHandler")
+_HANDLER_METHODS: Final = ("addHandler", "removeHandler")
 _WRAPPED_CONFIG: Final = ("dictConfig", "fileConfig")
 ADVICE: Final = (
     "restore the logger when the test ends: self.assertLogs()/caplog.set_level() (restored for you), "
@@ -77,8 +77,9 @@ class LoggingConfigCheck:
 
     def start(self) -> None:
         self._touched[ROOT] = logging.getLogger()
-        for name in _WRAPPED_METHODS:
-            self._wrap(logging.Logger, name, self._method_hook)
+        for name in _HANDLER_METHODS:
+            self._wrap(logging.Logger, name, self._handler_hook)
+        self._wrap(logging.Logger, "setLevel", self._level_hook)
         for name in _WRAPPED_CONFIG:
             self._wrap(logging.config, name, self._config_hook)
 
@@ -113,11 +114,22 @@ class LoggingConfigCheck:
         self._originals[(owner, name)], self._hooks[(owner, name)] = original, hook
         setattr(owner, name, hook)
 
-    def _method_hook(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def hook(logger: logging.Logger, *args: Any, **kwargs: Any) -> Any:
-            result = original(logger, *args, **kwargs)
-            if not (args and _runner_handler(args[0])):  # pytest's capture handlers come and go every phase
+    def _handler_hook(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        runner_classes = _RUNNER_CLASSES
+
+        def hook(logger: logging.Logger, hdlr: Any) -> Any:  # addHandler's and removeHandler's own signature
+            result = original(logger, hdlr)
+            # pytest's capture handlers come and go at every phase: one dict lookup, no frame, for them.
+            if not runner_classes.get(hdlr.__class__) and not _runner_handler(hdlr):
                 self._touched_by([logger], origin.raw_stack(sys._getframe(1)))
+            return result
+
+        return hook
+
+    def _level_hook(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def hook(logger: logging.Logger, level: Any) -> Any:  # setLevel's own signature
+            result = original(logger, level)
+            self._touched_by([logger], origin.raw_stack(sys._getframe(1)))
             return result
 
         return hook
@@ -212,8 +224,16 @@ def _light_state(logger: logging.Logger) -> tuple[object, ...]:
     return logger.level, logger.propagate, logger.disabled, handlers
 
 
+_RUNNER_CLASSES: dict[type, bool] = {}
+"""Handler class -> whether it is the test runner's own (:data:`RUNNER_HANDLER_MODULES`)."""
+
+
 def _runner_handler(handler: object) -> bool:
-    return type(handler).__module__.startswith(RUNNER_HANDLER_MODULES)
+    kind = handler.__class__
+    runner = _RUNNER_CLASSES.get(kind)
+    if runner is None:
+        runner = _RUNNER_CLASSES[kind] = kind.__module__.startswith(RUNNER_HANDLER_MODULES)
+    return runner
 
 
 def _class_name(handler: object) -> str:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import re
 import sys
 import unittest
 from collections import deque
@@ -611,9 +612,22 @@ def _set_by_the_class(cls: type, name: str) -> bool:
     for base in cls.__mro__:
         module = sys.modules.get(vars(base).get("__module__") or "")
         path = vars(module).get("__file__") if module is not None else None
-        if isinstance(path, str) and name in _class_writes(path).get(base.__qualname__, ()):
+        if isinstance(path, str) and _may_assign(path, name) and name in _class_writes(path).get(base.__qualname__, ()):
             return True
     return False
+
+
+@lru_cache(maxsize=4096)
+def _may_assign(path: str, name: str) -> bool:
+    """Whether the source at `path` names `name` as :func:`_assigned` can assign it (after a dot, or as a string for
+    ``setattr``): a file that cannot is not parsed (most of a moved class's bases' files, Django's among them)."""
+    try:
+        with open(path, encoding="utf-8") as source:
+            text = source.read()
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    escaped = re.escape(name)
+    return re.search(rf"\.\s*{escaped}\b|['\"]{escaped}['\"]", text) is not None
 
 
 @lru_cache(maxsize=512)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import sys
 from collections.abc import Callable, Hashable
+from itertools import chain
 from typing import Any, Final
 
 from django_isolation import origin
@@ -56,10 +57,11 @@ class TimeFreezingCheck:
         self._starts: dict[int, origin.RawStack] = {}
         self._hooked: list[tuple[type, _Start, _Start]] = []
         self._modules: tuple[Any, ...] = _NONE_IMPORTED
+        self._namespaces: list[dict[str, Any]] = []  # of the imported libraries' stack modules, one per attribute
+        self._attributes: list[str] = []
 
     def start(self) -> None:
-        self._modules = tuple(map(sys.modules.get, _MODULE_NAMES))
-        self._hook_imported()
+        self._imported(tuple(map(sys.modules.get, _MODULE_NAMES)))
 
     def stop(self) -> None:
         # Put the libraries' methods back only if nobody wrapped ours in the meantime.
@@ -73,9 +75,22 @@ class TimeFreezingCheck:
         if modules == _NONE_IMPORTED:
             return ()  # neither library imported: the usual case
         if modules != self._modules:  # one was imported (or reloaded) since: wrap its start()
-            self._modules = modules
-            self._hook_imported()
-        return tuple(id(item) for stack in _stacks() for item in stack)
+            self._imported(modules)
+        # The stacks read from the modules' namespaces, not by getattr: a missing name raises inside it.
+        stacks = [stack for stack in map(dict.get, self._namespaces, self._attributes) if isinstance(stack, list)]
+        return tuple(map(id, chain.from_iterable(stacks)))
+
+    def _imported(self, modules: tuple[Any, ...]) -> None:
+        """`modules` (one per library, None where not imported) are the libraries' modules now."""
+        self._modules = modules
+        slots = [
+            (vars(module), name)
+            for module, (_, _, names, _) in zip(modules, LIBRARIES)
+            if module is not None
+            for name in names
+        ]
+        self._namespaces, self._attributes = [namespace for namespace, _ in slots], [name for _, name in slots]
+        self._hook_imported()
 
     def capture(self) -> Active:
         active = tuple((library, index, item) for library, stack in _named_stacks() for index, item in enumerate(stack))
@@ -135,10 +150,6 @@ def _named_stacks() -> list[tuple[str, list[Any]]]:
             if isinstance(stack, list):
                 found.append((library, stack))
     return found
-
-
-def _stacks() -> list[list[Any]]:
-    return [stack for _, stack in _named_stacks()]
 
 
 def _instant(item: Any) -> str:
