@@ -30,19 +30,24 @@ Watcher = Callable[[str, str], None]
 
 
 class StatementTap:
-    """One wrapper in every connection's ``execute_wrappers`` while any check listens."""
+    """One wrapper in every connection's ``execute_wrappers`` while any check listens.
+
+    The wrapper is a plain function (:attr:`wrapper`): Django calls it through a ``functools.partial`` for each
+    statement, and calling a function from C costs less than calling an instance's ``__call__``.
+    """
 
     def __init__(self) -> None:
         self._listeners: dict[Listener, frozenset[str]] = {}  # listener -> the heads it is called for
         self._by_head: dict[str, tuple[Listener, ...]] = {}
         self._watchers: list[Watcher] = []
         self._wrapped: list[BaseDatabaseWrapper] = []
+        self.wrapper = self._make_wrapper()
 
     def listen(self, listener: Listener, heads: frozenset[str]) -> None:
         """Call `listener` after each statement whose head (see :data:`Listener`) is one of `heads`."""
         if not self._listeners:
             for connection in connections.all():
-                connection.execute_wrappers.append(self)
+                connection.execute_wrappers.append(self.wrapper)
                 self._wrapped.append(connection)
         self._listeners[listener] = heads
         self._index()
@@ -52,8 +57,8 @@ class StatementTap:
         self._index()
         if not self._listeners:
             for connection in self._wrapped:
-                if self in connection.execute_wrappers:
-                    connection.execute_wrappers.remove(self)
+                if self.wrapper in connection.execute_wrappers:
+                    connection.execute_wrappers.remove(self.wrapper)
             self._wrapped.clear()
             self._watchers.clear()
 
@@ -70,23 +75,28 @@ class StatementTap:
         if watcher in self._watchers:
             self._watchers.remove(watcher)
 
-    def __call__(self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        if sql.__class__ is not str:  # a psycopg Composed: built by hand, never by the ORM
-            return execute(sql, params, many, context)
-        if self._watchers:
-            for watcher in self._watchers:
-                watcher(context["connection"].alias, sql)
-        result = execute(sql, params, many, context)
-        if sql.startswith("SELECT"):  # the ORM's, most of a suite's statements: no slice, no upper()
+    def _make_wrapper(self) -> Callable[..., Any]:
+        tap = self
+
+        def wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+            if sql.__class__ is not str:  # a psycopg Composed: built by hand, never by the ORM
+                return execute(sql, params, many, context)
+            if tap._watchers:
+                for watcher in tap._watchers:
+                    watcher(context["connection"].alias, sql)
+            result = execute(sql, params, many, context)
+            head = sql[:6]
+            if head == "SELECT":  # the ORM's, most of a suite's statements (a comparison: startswith parses its args)
+                return result
+            listeners = tap._by_head.get(head)  # the ORM writes its heads upper-cased
+            if listeners is None:
+                head = sql.lstrip()[:6].upper()
+                listeners = tap._by_head.get(head, ())
+            for listener in listeners:
+                listener(head, sql, params, many, context)
             return result
-        head = sql[:6]
-        listeners = self._by_head.get(head)  # the ORM writes its heads upper-cased
-        if listeners is None:
-            head = sql.lstrip()[:6].upper()
-            listeners = self._by_head.get(head, ())
-        for listener in listeners:
-            listener(head, sql, params, many, context)
-        return result
+
+        return wrapper
 
 
 TAP = StatementTap()
