@@ -76,22 +76,20 @@ class StatementTap:
             self._watchers.remove(watcher)
 
     def _make_wrapper(self) -> Callable[..., Any]:
-        tap = self
-
         def wrapper(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
             if sql.__class__ is not str:  # a psycopg Composed: built by hand, never by the ORM
                 return execute(sql, params, many, context)
-            if tap._watchers:
-                for watcher in tap._watchers:
+            if self._watchers:
+                for watcher in self._watchers:
                     watcher(context["connection"].alias, sql)
             result = execute(sql, params, many, context)
             head = sql[:6]
             if head == "SELECT":  # the ORM's, most of a suite's statements (a comparison: startswith parses its args)
                 return result
-            listeners = tap._by_head.get(head)  # the ORM writes its heads upper-cased
+            listeners = self._by_head.get(head)  # the ORM writes its heads upper-cased
             if listeners is None:
                 head = sql.lstrip()[:6].upper()
-                listeners = tap._by_head.get(head, ())
+                listeners = self._by_head.get(head, ())
             for listener in listeners:
                 listener(head, sql, params, many, context)
             return result

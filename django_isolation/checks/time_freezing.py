@@ -57,7 +57,9 @@ class TimeFreezingCheck:
         self._starts: dict[int, origin.RawStack] = {}
         self._hooked: list[tuple[type, _Start, _Start]] = []
         self._modules: tuple[Any, ...] = _NONE_IMPORTED
-        self._namespaces: list[dict[str, Any]] = []  # of the imported libraries' stack modules, one per attribute
+        # The imported libraries' stack slots: library, the namespace of its stack module, the attribute.
+        self._libraries: list[str] = []
+        self._namespaces: list[dict[str, Any]] = []
         self._attributes: list[str] = []
 
     def start(self) -> None:
@@ -76,24 +78,31 @@ class TimeFreezingCheck:
             return ()  # neither library imported: the usual case
         if modules != self._modules:  # one was imported (or reloaded) since: wrap its start()
             self._imported(modules)
-        # The stacks read from the modules' namespaces, not by getattr: a missing name raises inside it.
-        stacks = [stack for stack in map(dict.get, self._namespaces, self._attributes) if isinstance(stack, list)]
+        stacks = [stack for _, stack in self._stacks()]
         return tuple(map(id, chain.from_iterable(stacks)))
+
+    def _stacks(self) -> list[tuple[str, list[Any]]]:
+        """(library, stack) of each slot holding a list; read from the namespace, not by getattr (a missing name
+        raises inside it, and this runs at every point)."""
+        stacks = zip(self._libraries, map(dict.get, self._namespaces, self._attributes))
+        return [(library, stack) for library, stack in stacks if isinstance(stack, list)]
 
     def _imported(self, modules: tuple[Any, ...]) -> None:
         """`modules` (one per library, None where not imported) are the libraries' modules now."""
         self._modules = modules
         slots = [
-            (vars(module), name)
-            for module, (_, _, names, _) in zip(modules, LIBRARIES)
+            (library, vars(module), name)
+            for module, (library, _, names, _) in zip(modules, LIBRARIES)
             if module is not None
             for name in names
         ]
-        self._namespaces, self._attributes = [namespace for namespace, _ in slots], [name for _, name in slots]
+        self._libraries = [library for library, _, _ in slots]
+        self._namespaces = [namespace for _, namespace, _ in slots]
+        self._attributes = [name for _, _, name in slots]
         self._hook_imported()
 
     def capture(self) -> Active:
-        active = tuple((library, index, item) for library, stack in _named_stacks() for index, item in enumerate(stack))
+        active = tuple((library, index, item) for library, stack in self._stacks() for index, item in enumerate(stack))
         live = {id(item) for _, _, item in active}
         for key in [key for key in self._starts if key not in live]:
             del self._starts[key]  # stopped freezes: keep the ledger small
@@ -136,20 +145,6 @@ class TimeFreezingCheck:
             subjects=CLOCK_READERS,
             origin=origin.user_frames_of(stack) if stack else (),
         )
-
-
-def _named_stacks() -> list[tuple[str, list[Any]]]:
-    found = []
-    for library, module_name, attributes, _ in LIBRARIES:
-        module = sys.modules.get(module_name)
-        if module is None:
-            continue
-        namespace = module.__dict__  # not getattr: a missing name raises inside it, and this runs at every point
-        for attribute in attributes:
-            stack = namespace.get(attribute)
-            if isinstance(stack, list):
-                found.append((library, stack))
-    return found
 
 
 def _instant(item: Any) -> str:
