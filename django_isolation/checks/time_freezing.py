@@ -58,9 +58,7 @@ class TimeFreezingCheck:
         self._hooked: list[tuple[type, _Start, _Start]] = []
         self._modules: tuple[Any, ...] = _NONE_IMPORTED
         # The imported libraries' stack slots: library, the namespace of its stack module, the attribute.
-        self._libraries: list[str] = []
-        self._namespaces: list[dict[str, Any]] = []
-        self._attributes: list[str] = []
+        self._slots: list[tuple[str, dict[str, Any], str]] = []
 
     def start(self) -> None:
         self._imported(tuple(map(sys.modules.get, _MODULE_NAMES)))
@@ -84,21 +82,21 @@ class TimeFreezingCheck:
     def _stacks(self) -> list[tuple[str, list[Any]]]:
         """(library, stack) of each slot holding a list; read from the namespace, not by getattr (a missing name
         raises inside it, and this runs at every point)."""
-        stacks = zip(self._libraries, map(dict.get, self._namespaces, self._attributes))
-        return [(library, stack) for library, stack in stacks if isinstance(stack, list)]
+        return [
+            (library, stack)
+            for library, namespace, name in self._slots
+            if isinstance(stack := namespace.get(name), list)
+        ]
 
     def _imported(self, modules: tuple[Any, ...]) -> None:
         """`modules` (one per library, None where not imported) are the libraries' modules now."""
         self._modules = modules
-        slots = [
+        self._slots = [
             (library, vars(module), name)
             for module, (library, _, names, _) in zip(modules, LIBRARIES)
             if module is not None
             for name in names
         ]
-        self._libraries = [library for library, _, _ in slots]
-        self._namespaces = [namespace for _, namespace, _ in slots]
-        self._attributes = [name for _, _, name in slots]
         self._hook_imported()
 
     def capture(self) -> Active:
