@@ -2,7 +2,8 @@
 
 Check points: at the end of each test's teardown (owner: the test), and around
 every class-, module-, package- or session-scoped fixture's setup and teardown
-(owner: that scope); after the last test of a module, the module's end. unittest's ``setUpClass`` and ``setUpModule`` run as such
+(owner: that scope; the point that ends a set-up is taken at the next hook after
+it); after the last test of a module, the module's end. unittest's ``setUpClass`` and ``setUpModule`` run as such
 fixtures under pytest, so they are covered the same way. A point that would
 follow another with only pytest's machinery in between (the next fixture set up
 or torn down right after one) is not taken.
@@ -54,6 +55,10 @@ class IsolationPlugin:
         # The last check point was just taken and only pytest's machinery ran since: another would see nothing.
         self._quiet = False
         self._owners: list[Scope] = []
+        self._wide: dict[pytest.FixtureDef[Any], bool] = {}  # whether a fixture's scope is wider than a test's
+        # Wider fixtures whose set-up ran last, and the finalizer of those set up before the baselines.
+        self._setting_up: list[tuple[pytest.FixtureDef[Any], Scope, functools.partial[None] | None]] = []
+        self._no_teardown: set[Scope] = set()  # framework fixtures of the baselines whose teardown runs no code
         self._scope_leaks: list[Finding] = []
         self._ending_module: Scope | None = None
         self._leak_errors = 0
@@ -99,36 +104,65 @@ class IsolationPlugin:
         try:
             return (yield)
         finally:
+            if self._setting_up:
+                self._end_set_ups()
             self._start()
             self._quiet = False  # the test runs next
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(
-        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-    ) -> Generator[None, object, object]:
-        quiet, self._quiet = self._quiet, False
-        if fixturedef.scope == "function" or not self._owners:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+        """Open a check point's interval for a class-, module-, package- or session-scoped fixture's set-up.
+
+        Not a hook wrapper: pytest calls this hook for every fixture, about 16 a test under pytest-django, and a
+        wrapper costs about 3 k instructions a call more. The point that ends the set-up is taken at the next hook
+        that follows it (:meth:`_end_set_ups`).
+        """
+        if self._setting_up:
+            self._end_set_ups()
+        wide = self._wide.get(fixturedef)
+        if wide is None:  # FixtureDef.scope reads an enum's value: about 1 k instructions
+            wide = self._wide[fixturedef] = fixturedef.scope != "function"
+        if not wide or not self._owners:
+            self._quiet = False  # the fixture's code runs next
             if not self._started and self._owners:
                 self._start()
-            return (yield)
+            return
+        quiet, self._quiet = self._quiet, False
         scope = _fixture_scope(fixturedef, request, first_test=self._owners[0].id)
         # Finalizers run last-in first-out: this one runs after the fixture's own teardown...
-        fixturedef.addfinalizer(functools.partial(self._fixture_torn_down, scope))
-        if self._started or not scope.framework:  # the framework's set-up before the baselines is part of them
+        torn_down = functools.partial(self._fixture_torn_down, scope)
+        fixturedef.addfinalizer(torn_down)
+        checked = self._started or not scope.framework  # the framework's set-up before the baselines is part of them
+        if checked:
             self._start()
             if not quiet:  # a fixture set up right after another: its point closed the interval
                 self.engine.checkpoint(self._owners[-1], framework_class=scope.framework_class)
         self._owners.append(scope)
-        try:
-            return (yield)
-        finally:
+        self._setting_up.append((fixturedef, scope, None if checked else torn_down))
+
+    def _end_set_ups(self) -> None:
+        """Take the point that ends each wider fixture's set-up that has finished, innermost first.
+
+        pytest sets a fixture's ``cached_result`` when its set-up returns or raises: one still ``None`` is still
+        running (it asked for another fixture with ``request.getfixturevalue``). Called as the next fixture's set-up
+        begins, as the test's set-up ends and as its teardown begins; a wider fixture first asked for from the test's
+        body is therefore closed as the teardown begins.
+        """
+        while self._setting_up and self._setting_up[-1][0].cached_result is not None:
+            fixturedef, scope, torn_down = self._setting_up.pop()
+            self._owners.pop()
+            if torn_down is not None and _runs_no_teardown(fixturedef, torn_down):
+                # Part of the baselines, and nothing of its own runs when it is torn down (most of pytest-django's
+                # session fixtures): no point there.
+                self._no_teardown.add(scope)
+                continue
+            self._no_teardown.discard(scope)
             # The framework's set-up is the baseline, all of it: what it changed in place (pytest-django renaming
             # a database's NAME in the settings dicts) must be seen here, not where a module ends; not a class-scoped
             # one (pytest-django's _django_setup_unittest runs for every unittest class: a sweep each is dear).
             if self._started:
                 self.engine.checkpoint(scope, scope.framework and scope.kind in SWEEP_SCOPES, scope.framework_class)
                 self._quiet = True
-            self._owners.pop()
             # ...and this one before it, closing the interval of the test being torn down.
             fixturedef.addfinalizer(functools.partial(self._before_teardown, scope))
 
@@ -139,6 +173,8 @@ class IsolationPlugin:
         module = item.getparent(pytest.Module)
         if module is not None and (nextitem is None or nextitem.getparent(pytest.Module) is not module):
             self._ending_module = Scope(module.nodeid, "module")
+        if self._setting_up:
+            self._end_set_ups()
         try:
             outcome = yield
         except BaseException:
@@ -201,7 +237,7 @@ class IsolationPlugin:
             self._ending_module = None
 
     def _fixture_torn_down(self, scope: Scope) -> None:
-        if self._owners:
+        if self._owners and scope not in self._no_teardown:
             self._scope_leaks += self.engine.end_scope(scope)
             self._quiet = True
 
@@ -210,6 +246,7 @@ class IsolationPlugin:
         self._end_module()
         leaks = [*self._scope_leaks, *leaks]
         self._owners, self._scope_leaks, self._quiet = [], [], False
+        self._setting_up.clear()
         return leaks
 
 
@@ -235,6 +272,19 @@ def _fixture_scope(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRe
     framework = name == fixturedef.argname and module.partition(".")[0] in FRAMEWORK_MODULES  # not a setUpClass
     patterns = allow.Deferred(functools.partial(_allowed, request.node))
     return Scope(scope_id, kind, name, where, first_test, patterns, framework)
+
+
+def _runs_no_teardown(fixturedef: pytest.FixtureDef[Any], ours: functools.partial[None]) -> bool:
+    """Whether nothing but other fixtures' ``finish`` was added to `fixturedef`'s finalizers after `ours`.
+
+    During its set-up a fixture adds its own teardown there (the rest of a generator, ``request.addfinalizer``);
+    the fixtures that depend on it add their ``finish``, to be torn down first, with points of their own.
+    """
+    finalizers = getattr(fixturedef, "_finalizers", None)
+    if not isinstance(finalizers, list) or ours not in finalizers:
+        return False
+    after = finalizers[finalizers.index(ours) + 1 :]
+    return all(isinstance(getattr(getattr(f, "func", None), "__self__", None), type(fixturedef)) for f in after)
 
 
 def _allowed(node: pytest.Item | pytest.Collector) -> tuple[str, ...]:

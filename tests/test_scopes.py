@@ -175,6 +175,50 @@ def test_wide_fixture_leak_is_reported_against_its_scope(tmp_path: Path, scope: 
     assert "left by " + scope + " scope of registered_model" in run.output
 
 
+NESTED_FIXTURES = """
+    import pytest
+
+    from scenario.helpers import define
+
+
+    @pytest.fixture(scope="module")
+    def inner():
+        define("InnerModel")
+
+
+    @pytest.fixture(scope="module")
+    def outer(request):
+        request.getfixturevalue("inner")  # set up inside outer's set-up
+
+
+    @pytest.fixture
+    def per_test():
+        define("PerTestModel")
+
+
+    def test_body(outer, per_test):
+        define("BodyModel")
+"""
+
+
+def test_a_wide_fixture_set_up_inside_another_is_its_own_and_the_test_s_own_changes_are_the_test_s(
+    tmp_path: Path,
+) -> None:
+    """The point that ends a wide fixture's set-up comes before the function fixtures and the test body: what
+    they change is the test's, what the fixture set up inside the other changed is its own."""
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("helpers.py", HELPERS)
+    scenario.write("test_nested.py", NESTED_FIXTURES)
+    run = scenario.run(checks="apps_registry")
+    assert run.returncode == 0, run.output
+    owners = {f["summary"].split()[1]: (f["test"], f["details"].get("fixture")) for f in run.findings}
+    assert owners == {
+        "shop.InnerModel": ("scenario/test_nested.py", "inner"),
+        "shop.PerTestModel": ("scenario/test_nested.py::test_body", None),
+        "shop.BodyModel": ("scenario/test_nested.py::test_body", None),
+    }
+
+
 def test_wide_fixture_leak_fails_the_last_test_of_its_scope_in_fail_mode(tmp_path: Path) -> None:
     scenario = Scenario(tmp_path, "pytest")
     scenario.write("helpers.py", HELPERS)
