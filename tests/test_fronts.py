@@ -31,6 +31,31 @@ def test_pytest_plugin_loads_nothing_when_off(tmp_path: Path) -> None:
     assert "1 passed" in result.output
 
 
+REWRITTEN_PLUGIN_PACKAGE = """
+    import pytest
+
+    pytest.register_assert_rewrite("django_isolation")  # as pytest marks a plugin installed from a wheel
+"""
+LOADER_PROBE = """
+    import sys
+
+
+    def test_the_engine_and_checks_are_imported_as_any_library():
+        for name in ("django_isolation.engine", "django_isolation.pytest_session", "django_isolation.checks.db_rows"):
+            assert type(sys.modules[name].__loader__).__name__ == "SourceFileLoader", name
+"""
+
+
+def test_pytest_plugin_imports_its_modules_without_assertion_rewriting(tmp_path: Path) -> None:
+    """pytest reads a rewritten module's cached code slowly: the checked run imports the package as a library."""
+    scenario = Scenario(tmp_path, "pytest")
+    scenario.write("conftest.py", REWRITTEN_PLUGIN_PACKAGE)
+    scenario.write("test_probe.py", LOADER_PROBE)
+    result = scenario.run(checks="default")
+    assert result.returncode == 0, result.output
+    assert "1 passed" in result.output
+
+
 def test_django_runner_is_a_plain_discover_runner_when_off(tmp_path: Path) -> None:
     scenario = Scenario(tmp_path, "django")
     scenario.write(
