@@ -13,8 +13,18 @@ from typing import Any
 from runs import Scenario, run
 
 FIELD_WALK = """
+    import gc
+
     from django.db import models
     from django.test import SimpleTestCase
+
+
+    def setUpModule():
+        gc.disable()  # the defining test's class is alive at its end, as it is whenever the collector has not run
+
+
+    def tearDownModule():
+        gc.enable()
 
 
     def every_subclass(cls):
