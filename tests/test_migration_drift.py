@@ -9,6 +9,7 @@ import textwrap
 from typing import Any
 
 import django
+import pytest
 from runs import REPO, Run, Scenario, skip_if_pytest_django_serializes_every_table
 
 # How makemigrations prints an operation: a category symbol since Django 5.1, "-" before.
@@ -326,7 +327,24 @@ ATTRIBUTE = """
 """
 
 
-def test_a_field_attribute_changed_in_place_is_found_where_the_module_ends(scenario: Scenario) -> None:
+FIRST_CLEAN = """
+    from django.test import SimpleTestCase
+
+    from testproject.shop.models import Product
+
+
+    class CleanTests(SimpleTestCase):
+        def test_reads(self):
+            self.assertEqual(Product._meta.get_field("name").max_length, 100)
+"""
+
+
+@pytest.mark.parametrize("after_a_quiet_sweep", [False, True], ids=["alone", "after_a_quiet_sweep"])
+def test_a_field_attribute_changed_in_place_is_found_where_the_module_ends(
+    scenario: Scenario, after_a_quiet_sweep: bool
+) -> None:
+    if after_a_quiet_sweep:  # its module's end is a sweep that finds nothing moved, and walks no model
+        scenario.write("test_a_clean.py", FIRST_CLEAN)
     scenario.write("test_attribute.py", ATTRIBUTE)
     run = scenario.run()
     assert run.returncode == 0, run.output
@@ -335,6 +353,14 @@ def test_a_field_attribute_changed_in_place_is_found_where_the_module_ends(scena
     assert finding["test"] == scenario.test_id("test_attribute")
     assert finding["details"]["scope"] == "module"
     assert finding["details"]["operations"] == [f"{ALTERED} Alter field name on product"]
+
+
+def test_two_modules_that_edit_no_model_are_quiet(scenario: Scenario) -> None:
+    scenario.write("test_a_clean.py", FIRST_CLEAN)
+    scenario.write("test_b_clean.py", FIRST_CLEAN.replace("CleanTests", "OtherCleanTests"))
+    run = scenario.run()
+    assert run.returncode == 0, run.output
+    assert drift_findings(run) == []
 
 
 PENDING_PROJECT = {

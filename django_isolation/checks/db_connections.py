@@ -28,7 +28,7 @@ from typing import Any, Final, NamedTuple
 from django.db import connections
 
 from django_isolation.checks import Change, register
-from django_isolation.checks._thread_locals import thread_storage
+from django_isolation.checks._thread_locals import thread_local, thread_storage
 
 TRANSACTION_READERS: Final = (
     "atomic",
@@ -76,6 +76,7 @@ class DbConnectionsCheck:
     def __init__(self) -> None:
         self._aliases: dict[str, _Alias] = {}
         self._numbers = 0
+        self._threads = thread_local(connections._connections)
 
     def start(self) -> None:
         pass
@@ -84,7 +85,14 @@ class DbConnectionsCheck:
         pass
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        return tuple([(connection.alias, *_flags(connection)) for connection in _initialized()])
+        # What _flags() reads, read inline: this runs at every check point.
+        opened = connections.all(initialized_only=True) if self._threads is None else self._threads.__dict__.values()
+        return tuple(
+            [
+                (c.alias, c.in_atomic_block, len(c.savepoint_ids), c.needs_rollback, c.connection is None, c.autocommit)
+                for c in opened
+            ]
+        )
 
     def capture(self) -> _State:
         flags = {connection.alias: _flags(connection) for connection in _initialized()}

@@ -39,7 +39,7 @@ from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django_isolation import origin
 from django_isolation.checks import Change, register
 from django_isolation.checks._database import TAP, DatabaseCheck, Reader, database_names, is_test_database
-from django_isolation.checks._thread_locals import thread_storage
+from django_isolation.checks._thread_locals import thread_local
 
 TableKey = tuple[str, str]
 MAX_ROWS_SHOWN: Final = 20
@@ -219,6 +219,7 @@ class DbRowsCheck(DatabaseCheck):
         self._unreadable: set[tuple[str, str]] = set()
         self._models_at_start: frozenset[tuple[str, str]] | None = None  # (app label, model name) at the baseline
         self._statements: list[tuple[str, str]] = []  # (alias, sql) of the running test, while leaks are live
+        self._threads = thread_local(connections._connections)
 
     def fingerprint(self, sweep: bool) -> Hashable:
         if self._refused:
@@ -352,7 +353,8 @@ class DbRowsCheck(DatabaseCheck):
 
     def _transaction_moves(self, alias: str) -> tuple[bool, bool]:
         """Whether a transaction is open now, and whether the one open at the last check point has ended."""
-        connection = _made_connection(alias)
+        made = None if self._threads is None else self._threads.__dict__
+        connection = connections[alias] if made is None else made.get(alias)  # made, without asgiref's cost
         now = connection is not None and connection.connection is not None and connection.in_atomic_block
         before, self._in_transaction[alias] = self._in_transaction.get(alias, False), now
         return now, before and not now
@@ -568,12 +570,6 @@ def _natural_key_queries(connection: BaseDatabaseWrapper) -> dict[str, str]:
         f"SELECT p.{pk}, c.{label}, c.{model}, p.{codename} FROM {table} p LEFT JOIN {ct_table} c ON c.{ct_pk} = p.{fk}"
     )
     return queries
-
-
-def _made_connection(alias: str) -> BaseDatabaseWrapper | None:
-    """The thread's connection for `alias` if it was made, without asgiref's cost (``connections[alias]``)."""
-    made = thread_storage(connections._connections)
-    return connections[alias] if made is None else made.get(alias)
 
 
 def _ids(

@@ -220,8 +220,13 @@ def _state(logger: logging.Logger) -> LoggerState:
 
 def _light_state(logger: logging.Logger) -> tuple[object, ...]:
     """What :func:`_state` holds, as a plain tuple (no dataclass, no names): the fingerprint's part."""
-    handlers = tuple(id(h) for h in logger.handlers if not _runner_handler(h))
-    return logger.level, logger.propagate, logger.disabled, handlers
+    handlers = logger.handlers  # a list comprehension, and none without handlers: this runs at every point
+    return (
+        logger.level,
+        logger.propagate,
+        logger.disabled,
+        tuple([id(h) for h in handlers if not _runner_handler(h)]) if handlers else (),
+    )
 
 
 _RUNNER_CLASSES: dict[type, bool] = {}

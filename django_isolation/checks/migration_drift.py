@@ -25,7 +25,7 @@ import copy
 import functools
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from operator import is_not
+from operator import attrgetter, is_not
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from django.apps import apps
@@ -107,7 +107,7 @@ class _Snapshot(NamedTuple):
         """Whether every field keeps its baseline attributes; answered again only when a field's namespace moved
         since the last look (one comparison in C)."""
         namespaces = list(map(vars, self.fields))
-        if _same_namespaces(namespaces, self.seen[0]):
+        if _equal(namespaces, self.seen[0]):
             return bool(self.seen[1])
         kept = all(map(_kept, self.fields, self.field_values))
         self.seen[:] = [[namespace.copy() for namespace in namespaces], kept]
@@ -161,11 +161,22 @@ def _kept(field: Any, saved: tuple[Any, ...]) -> bool:
     return tuple(vars(field).values())[: len(saved)] == saved
 
 
-def _same_namespaces(namespaces: list[dict[str, Any]], copies: list[dict[str, Any]] | None) -> bool:
+def _equal(now: Any, copies: Any) -> bool:
+    """``now == copies``, in C (identical values first); False where a value's ``__eq__`` raises."""
     try:
-        return namespaces == copies
+        return bool(now == copies)
     except Exception:  # noqa: BLE001 - an attribute value whose __eq__ raises: look in detail
         return False
+
+
+_META_PARTS: Final = attrgetter(
+    "_meta.local_fields", "_meta.local_many_to_many", "_meta.indexes", "_meta.constraints", "_meta.original_attrs"
+)
+"""What :meth:`_Snapshot.edited` reads of a model's options, read in C."""
+
+
+def _copied(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(part.copy() if isinstance(part, (list, dict)) else part for part in parts)
 
 
 def _differ(now: Sequence[Any], then: tuple[Any, ...]) -> bool:
@@ -219,6 +230,9 @@ class MigrationDriftCheck:
         self._fields_made: tuple[int, int] = (0, 0)  # Django's field creation counters when last summed
         self._edited: tuple[str, ...] = ()  # models edited in place, as of the last sweep
         self._classes: tuple[int, ...] = ()  # the registry's classes, as of the last sweep
+        self._models: list[type[Model]] = []  # the baseline models, and their fields
+        self._fields: list[Any] = []
+        self._seen: tuple[list[Any], list[dict[str, Any]]] | None = None  # copies of what the last sweep read
         self._detector: _Detector | None = None
         self._before: dict[str, list[Operation]] = {}  # per app: what makemigrations would have written at the start
         self._drifts: dict[str, tuple[Hashable, _Drift | None]] = {}  # per app: its signature, its drift then
@@ -228,6 +242,8 @@ class MigrationDriftCheck:
         MODEL_READS.start()
         models = apps.get_models(include_swapped=True)
         self._snapshots = tuple(map(_Snapshot.of, models))
+        self._models = [snapshot.model for snapshot in self._snapshots]
+        self._fields = [field for snapshot in self._snapshots for field in snapshot.fields]
         self._baseline_registry = _registry()
         self._registry = self._registry_fingerprint()
         self._sized = _sized(models)
@@ -246,18 +262,19 @@ class MigrationDriftCheck:
         return MODEL_READS.read(change.details["app_label"])
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        registry = self._registry_fingerprint()
+        registry = self._definitions.prepared, tuple(map(len, apps.all_models.values()))  # inline: every point
         moved = registry != self._registry
         if moved:  # models came or went: watch the ones there are now
             self._registry = registry
             self._sized = _sized(apps.get_models(include_swapped=True))
-        fields_made = _fields_made()
+        fields_made = Field.creation_counter, Field.auto_creation_counter  # _fields_made(), inline
         # A field added in place is a field made since (a clean test rarely makes one): only then sum the sizes.
         if moved or sweep or fields_made != self._fields_made:
             self._fields_made = fields_made
             self._sizes = sum(map(len, self._sized))
         if sweep:  # also what the sizes cannot show: attributes, options, a class swapped for another
-            self._edited = tuple(s.model._meta.label_lower for s in self._snapshots if s.edited())
+            if self._moved_since_last_sweep():
+                self._edited = tuple(s.model._meta.label_lower for s in self._snapshots if s.edited())
             self._classes = tuple(map(id, _registry().values()))
         return registry, self._sizes, self._edited, self._classes
 
@@ -282,6 +299,15 @@ class MigrationDriftCheck:
     def diff(self, baseline: dict[str, _Drift], current: dict[str, _Drift]) -> list[Change]:
         # A capture holds only what differs from the start (the start's own capture is empty): `baseline` is {}.
         return [_change(label, drift) for label, drift in current.items()]
+
+    def _moved_since_last_sweep(self) -> bool:
+        """Whether any baseline model's options or fields' attributes moved since the last sweep: two comparisons in
+        C, so that a sweep walks the models in Python only after an edit (or an equal object put in place of one)."""
+        parts, namespaces = list(map(_META_PARTS, self._models)), list(map(vars, self._fields))
+        if self._seen is not None and _equal((parts, namespaces), self._seen):
+            return False
+        self._seen = list(map(_copied, parts)), [namespace.copy() for namespace in namespaces]
+        return True
 
     def _registry_fingerprint(self) -> Hashable:
         return self._definitions.prepared, tuple(map(len, apps.all_models.values()))

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Final, NamedTuple
 
 from django.conf import settings
@@ -67,6 +68,7 @@ class TimezoneCheck:
     def __init__(self) -> None:
         self._version = version_reader(timezone._active, "value")
         self._held: object = None
+        self._tz = _tz_reader()
 
     def start(self) -> None:
         pass
@@ -76,7 +78,7 @@ class TimezoneCheck:
 
     def fingerprint(self, sweep: bool) -> Hashable:
         self._held = self._version()  # held, so that its id is not reused by another object
-        return id(self._held), os.environ.get("TZ"), time.tzname
+        return id(self._held), self._tz(), time.tzname
 
     def capture(self) -> _State:
         active = getattr(timezone._active, "value", None)
@@ -135,3 +137,12 @@ def _process(baseline: _State, current: _State) -> Change:
         subjects=(*PROCESS_ZONE_READERS, str(current.tz_env)),
         cause="timezone:TZ",  # environ sees the variable too: one finding
     )
+
+
+def _tz_reader() -> Callable[[], object]:
+    """A function that reads ``TZ`` as ``os.environ`` holds it: its own dict's ``get`` of the encoded key, which
+    runs in C (``os.environ.get`` encodes the key and decodes the value in Python at every check point)."""
+    data, encode = getattr(os.environ, "_data", None), getattr(os.environ, "encodekey", None)
+    if isinstance(data, dict) and callable(encode):
+        return partial(data.get, encode("TZ"))
+    return partial(os.environ.get, "TZ")

@@ -66,8 +66,8 @@ class UrlconfCheck:
         pass
 
     def fingerprint(self, sweep: bool) -> Hashable:
-        root = self._root()
-        module = sys.modules.get(root) if root else None
+        root = getattr(self._lazy.get("_wrapped"), "ROOT_URLCONF", None)  # _root(), inline: runs at every point
+        module = sys.modules.get(root) if root and isinstance(root, str) else None
         info = resolvers._get_cached_resolver.cache_info()
         self._held = self._version()  # held, so that its id is not reused by another object
         return id(self._held), info.misses, info.currsize, root, id(module), id(getattr(module, "urlpatterns", None))
