@@ -28,12 +28,6 @@ def version_reader(local: Any, name: str) -> Callable[[], object]:
     return partial(getattr, local, name, None)
 
 
-def thread_storage(local: Any) -> dict[str, Any] | None:
-    """The current thread's attributes of a thread-critical `local` (Django's connections), or None if unknown."""
-    storage = thread_local(local)
-    return None if storage is None else storage.__dict__
-
-
 def thread_local(local: Any) -> threading.local | None:
     """The ``threading.local`` that holds a thread-critical `local`'s attributes (its ``__dict__`` is the current
     thread's), or None if unknown: found once, read at every check point."""

@@ -21,6 +21,7 @@ the thread's storage of ``connections`` directly: going through its
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -28,7 +29,7 @@ from typing import Any, Final, NamedTuple
 from django.db import connections
 
 from django_isolation.checks import Change, register
-from django_isolation.checks._thread_locals import thread_local, thread_storage
+from django_isolation.checks._thread_locals import thread_local
 
 TRANSACTION_READERS: Final = (
     "atomic",
@@ -95,7 +96,7 @@ class DbConnectionsCheck:
         )
 
     def capture(self) -> _State:
-        flags = {connection.alias: _flags(connection) for connection in _initialized()}
+        flags = {connection.alias: _flags(connection) for connection in _initialized(self._threads)}
         for alias, current in flags.items():
             # A connection first used after the run started is judged against a fresh connection's state.
             fresh = (0, False, bool(connections[alias].settings_dict.get("AUTOCOMMIT", True)))
@@ -125,12 +126,12 @@ class DbConnectionsCheck:
             state.markers.append(self._numbers)
 
 
-def _initialized() -> list[Any]:
+def _initialized(threads: threading.local | None) -> list[Any]:
     """The thread's connections that exist, as ``connections.all(initialized_only=True)``, without its cost."""
-    # ConnectionHandler's Local is thread-critical: its storage is a threading.local whose __dict__ holds them.
-    opened = thread_storage(connections._connections)
-    if opened is None:
+    # ConnectionHandler's Local is thread-critical: `threads` is its threading.local, whose __dict__ holds them.
+    if threads is None:
         return list(connections.all(initialized_only=True))
+    opened = threads.__dict__
     return [opened[alias] for alias in connections.settings if alias in opened]
 
 
