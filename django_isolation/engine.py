@@ -194,6 +194,7 @@ class Engine:
         self._hooks: dict[str, list[tuple[_Watched, Any]]] = {}  # optional hook name -> the checks' methods
         self._errors: list[CheckError] = []
         self._live_at_start: list[_Live] = []
+        self._live_stale = False  # a live change or a finding may have changed since _live_at_start was listed
         self._broken: list[Check] = []  # switched off before the baselines
 
     @property
@@ -232,6 +233,7 @@ class Engine:
 
     def _set_watched(self, watched: tuple[_Watched, ...]) -> None:
         self._watched = watched
+        self._live_stale = True
         self._framework_watched = tuple(w for w in watched if not getattr(w.check, "first_party_only", False))
         self._hooks.clear()  # looked up again for these checks
 
@@ -283,6 +285,7 @@ class Engine:
         judged = self._take_waiting(scope)
         if not judged:
             return []
+        self._live_stale = True
         new: list[Finding] = []
         by_cause: dict[str, int] = {}
         for live in sorted(judged, key=_explains_its_cause, reverse=True):
@@ -335,8 +338,9 @@ class Engine:
         is live: a failure is linked on evidence only to the leaks live at its test's start.
         """
         self._order.append(test_id)
-        if self._findings:
+        if self._live_stale and self._findings:  # listed again only after something moved or was judged
             self._live_at_start = [live for w in self._watched for live in w.live.values() if live.finding is not None]
+            self._live_stale = False
         if self._live_at_start:  # evidence is asked for (test_failed) only while a leak is live
             self._notify("test_started")
         self._notify("test_module", module)
@@ -424,6 +428,7 @@ class Engine:
     def _observe(self, watched: _Watched, owner: Scope) -> None:
         """The fingerprint of `watched` moved: bring its live changes up to date, new ones owned by `owner`."""
         current = {c.key: c for c in watched.check.diff(watched.baseline, watched.check.capture())}
+        self._live_stale = True
         for key in [key for key in watched.live if key not in current]:
             self._restored(watched.live.pop(key), owner)
         for key, change in current.items():

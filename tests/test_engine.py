@@ -362,3 +362,43 @@ def test_evidence_hooks_run_only_while_a_leak_is_live() -> None:
     engine.test_started("t.c")
     assert check.starts == 1  # cleaned: nothing live again
     assert [f.test for f in engine.finish().findings] == [TEST_A.id]
+
+
+def test_the_leaks_live_at_a_tests_start_follow_every_move_and_judgement() -> None:
+    """Listed again only after a point moved or a scope was judged: each failure is linked to what was live then."""
+    engine = started(DictCheck())
+    engine.test_started(TEST_A.id)
+    SHARED["alpha"] = "1"
+    engine.end_scope(TEST_A)
+    for number in range(3):  # clean tests: the list made at the first of them is kept
+        engine.test_started(f"t.clean{number}")
+        engine.end_scope(Scope(f"t.clean{number}", "test"))
+    engine.test_started(TEST_B.id)
+    SHARED["beta"] = "2"
+    engine.end_scope(TEST_B)
+    engine.test_started("t.both")
+    engine.test_failed("t.both", Failure("KeyError: 'alpha' and 'beta'", ()))
+    del SHARED["alpha"], SHARED["beta"]
+    engine.end_scope(Scope("t.both", "test"))
+    engine.test_started("t.after")
+    engine.test_failed("t.after", Failure("KeyError: 'alpha'", ()))
+    report = engine.finish()
+    [victim] = report.victims
+    assert (victim.test, victim.suspects) == ("t.both", (TEST_A.id, TEST_B.id))
+    assert report.unexplained == []  # nothing was live as t.after started: no victim, nothing unexplained
+
+
+def test_a_wider_scopes_leak_judged_after_tests_started_is_live_for_the_next_test() -> None:
+    engine = started(DictCheck())
+    engine.test_started("t.first")
+    SHARED["zeta"] = "0"
+    engine.end_scope(Scope("t.first", "test"))  # a finding already: the list is made at each test's start
+    SHARED["gamma"] = "3"
+    engine.checkpoint(CLASS)  # the class's set-up: its leak is judged only where the class ends
+    engine.test_started(TEST_A.id)
+    engine.end_scope(TEST_A)
+    engine.end_scope(CLASS)
+    engine.test_started(TEST_B.id)
+    engine.test_failed(TEST_B.id, Failure("KeyError: 'gamma'", ()))
+    [victim] = engine.finish().victims
+    assert (victim.test, victim.suspects) == (TEST_B.id, (CLASS.id,))

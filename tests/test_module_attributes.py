@@ -621,3 +621,34 @@ def test_class_setup_and_last_test_writes_keep_their_owners_inside_a_django_test
     assert currency["details"]["fixture"] == "setUpClass"
     rounding = found["scenario.pricing.Pricing.rounding"]
     assert rounding["test"] == scenario.test_id("test_pricing", "PricingTests", "test_b_rounds_less")
+
+
+ROUTES = """
+    ROUTES = ["home", "about"]
+    NAMES = {"home": "/", "about": "/about/"}
+"""
+REORDERS_AND_REPLACES = """
+    from unittest import TestCase
+
+    from scenario import routes
+
+
+    class RouteTests(TestCase):
+        def test_a_puts_the_names_back_in_another_order(self):
+            home = routes.NAMES.pop("home")
+            routes.NAMES["home"] = home
+
+        def test_b_replaces_a_route(self):
+            routes.ROUTES[1] = "contact"
+"""
+
+
+def test_a_list_item_replaced_at_the_same_length_is_found_and_a_reordered_dict_is_not(scenario: Scenario) -> None:
+    """Where the module ends, same-length contents are compared: a list item replaced is a leak; a dict holding the
+    same keys and values in another order is the same registry."""
+    scenario.write("routes.py", ROUTES)
+    scenario.write("test_routes.py", REORDERS_AND_REPLACES)
+    run = scenario.run(checks=CHECKS)
+    assert run.returncode == 0, run.output
+    [finding] = run.findings
+    assert finding["summary"] == "contents of scenario.routes.ROUTES changed in place: 2 item(s) -> 2 item(s)"

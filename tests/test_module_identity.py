@@ -307,3 +307,42 @@ def test_swaps_by_plain_assignment_are_caught_where_the_module_ends(scenario: Sc
     assert finding["details"]["change"] == "desynced"
     assert finding["details"]["module"] == "scenario.djustlike.checks"
     assert finding["details"]["scope"] == "module"
+
+
+AFTER_FIRST_IMPORTS = """
+    import importlib
+    import sys
+    from unittest import TestCase
+
+    import scenario.djustlike
+    import scenario.extra.a
+
+
+    class LaterImportTests(TestCase):
+        def test_1_imports_first(self):
+            import scenario.extra.b  # noqa: F401 - a first import: normal
+
+        def test_2_removes(self):
+            import scenario.extra.c  # noqa: F401
+            del sys.modules["scenario.djustlike"]
+
+        def test_3_imports_first_again(self):
+            import scenario.extra.d  # noqa: F401 - the removal above is still live, and still its leak
+
+        def test_4_reloads(self):
+            import scenario.extra.e  # noqa: F401
+            importlib.reload(scenario.extra.a)
+"""
+
+
+def test_leaks_around_first_imports_are_each_found_once(scenario: Scenario) -> None:
+    """A capture after first imports only reads the new entries; what was found before stays found, once, with its
+    polluter, and a removal or a reload next to a first import is still the test's."""
+    for name in ("djustlike/__init__.py", *(f"extra/{n}.py" for n in ("__init__", "a", "b", "c", "d", "e"))):
+        scenario.write(name, "")
+    scenario.write("test_later.py", AFTER_FIRST_IMPORTS)
+    run = scenario.run(checks="module_identity")
+    assert run.returncode == 0, run.output
+    found = {(f["test"].rpartition(".")[2].rpartition(":")[2], f["details"]["change"]) for f in run.findings}
+    assert found == {("test_2_removes", "removed"), ("test_4_reloads", "reloaded")}, run.findings
+    assert not any("cleaned_by" in f["details"] for f in run.findings), run.findings

@@ -10,7 +10,6 @@ reports nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from types import CodeType
 from typing import Any, Final
 
@@ -23,7 +22,7 @@ class CodeWatch:
 
     def __init__(self) -> None:
         self.ran: set[CodeType] = set()
-        self._watched: set[CodeType] = set()
+        self._watched: frozenset[CodeType] = frozenset()
         self._tool: int | None = None
         self._monitoring: Any = getattr(sys, "monitoring", None)
 
@@ -31,24 +30,23 @@ class CodeWatch:
     def available(self) -> bool:
         return self._monitoring is not None
 
-    def watch(self, codes: Iterable[CodeType]) -> None:
-        """Watch exactly `codes` from now on."""
-        wanted = set(codes)
-        if wanted == self._watched or not self._claim():
+    def watch(self, codes: frozenset[CodeType]) -> None:
+        """Watch exactly `codes` from now on (the same set at each test's start: compared by identity first)."""
+        if codes is self._watched or codes == self._watched or not self._claim():
             return  # nothing new, or no monitoring (Python < 3.12, or both free tool ids taken)
         monitoring = self._monitoring
-        for code in self._watched - wanted:
+        for code in self._watched - codes:
             monitoring.set_local_events(self._tool, code, 0)
-        for code in wanted - self._watched:
+        for code in codes - self._watched:
             monitoring.set_local_events(self._tool, code, monitoring.events.PY_START)
-        self._watched = wanted
+        self._watched = codes
 
     def clear(self) -> None:
         self.ran.clear()
 
     def stop(self) -> None:
         if self._tool is not None:
-            self.watch(())
+            self.watch(frozenset())
             self._monitoring.register_callback(self._tool, self._monitoring.events.PY_START, None)
             self._monitoring.free_tool_id(self._tool)
             self._tool = None

@@ -48,8 +48,8 @@ from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress, count
-from operator import is_, ne
+from itertools import compress, count, repeat
+from operator import eq, is_, is_not, ne
 from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any, ClassVar, Final, NamedTuple
 
@@ -179,6 +179,7 @@ class ModuleAttributesCheck:
         self._reference: State = {}
         self._known = 0
         self._readers: dict[str, tuple[CodeType, ...]] = {}  # change key -> code that reads what it changed
+        self._reader_codes: frozenset[CodeType] = frozenset()  # all of them, watched while a test runs
         self._reader_cache: dict[str, tuple[Hashable, tuple[CodeType, ...]]] = {}
 
     def start(self) -> None:
@@ -263,7 +264,12 @@ class ModuleAttributesCheck:
             namespace = vars(self._modules[name])
             for key, (identity, contents) in state.containers.items():
                 value = namespace.get(key)
-                if value is not None and id(value) == identity and _content_difference(contents, _contents(value)[1]):
+                if (
+                    value is not None
+                    and id(value) == identity
+                    and not _holds_the_same(value, contents)
+                    and _content_difference(contents, _contents(value)[1])
+                ):
                     self._moved(name)
                     break
 
@@ -295,7 +301,9 @@ class ModuleAttributesCheck:
                 known = self._found[name] = (now, *self._module_changes(name, now))
             changes += known[1]
             readers.update(known[2])
-        self._readers = readers
+        if readers != self._readers:
+            self._readers = readers
+            self._reader_codes = frozenset(code for codes in readers.values() for code in codes)
         return changes
 
     def _module_changes(self, name: str, now: _ModuleState) -> tuple[list[Change], dict[str, tuple[CodeType, ...]]]:
@@ -312,7 +320,7 @@ class ModuleAttributesCheck:
     def test_started(self) -> None:
         """Watch, while this test runs, the code that reads the state changed so far (Python 3.12+)."""
         CODE_WATCH.clear()
-        CODE_WATCH.watch(code for codes in self._readers.values() for code in codes)
+        CODE_WATCH.watch(self._reader_codes)
 
     def touched(self, change: Change) -> str | None:
         """Evidence that the running test ran code that reads the changed state, or the replacement itself."""
@@ -417,7 +425,12 @@ def _differs(namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> boo
 
 def _only_own_state_moved(cls: type, namespace: MappingProxyType[str, Any], copy: dict[str, Any]) -> bool:
     """Whether every attribute that differs from `copy` is one the class's own code assigns."""
-    names = namespace.keys() | copy.keys()
+    # Names bound to another object, in C (a class such as DRF's Field moves at every instance): only those are
+    # compared for equality, in Python.
+    rebound = compress(
+        namespace.keys(), map(is_not, namespace.values(), map(copy.get, namespace.keys(), repeat(_ABSENT)))
+    )
+    names = [*rebound, *(copy.keys() - namespace.keys())]
     moved = [name for name in names if not _same(namespace.get(name, _ABSENT), copy.get(name, _ABSENT))]
     return bool(moved) and all(_set_by_the_class(cls, name) for name in moved)
 
@@ -570,6 +583,20 @@ def _container_changes(module: str, reference: _ModuleState, now: _ModuleState) 
                 )
             )
     return changes
+
+
+def _holds_the_same(container: Any, copied: Any) -> bool:
+    """Whether `container` holds the very objects of its copy, in order (decided in C; False: compare in detail)."""
+    try:
+        if len(copied) != len(container):
+            return False
+        if isinstance(copied, dict):
+            return all(map(is_, copied.values(), container.values())) and all(map(eq, copied, container))
+        if isinstance(copied, frozenset):
+            return bool(copied == container)
+        return all(map(is_, copied, container))
+    except Exception:  # noqa: BLE001 - a key whose __eq__ raises
+        return False
 
 
 def _content_difference(before: Any, after: Any) -> str:

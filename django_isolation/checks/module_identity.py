@@ -24,6 +24,7 @@ import sys
 import weakref
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import islice
 from types import FrameType, FunctionType, ModuleType
 from typing import Any, Final, NamedTuple
 
@@ -62,22 +63,25 @@ class Modules(NamedTuple):
 
 
 class _ReimportSpy:
-    """A meta path finder that finds nothing: it counts imports of names imported before and keeps their stack."""
+    """A meta path finder that finds nothing: it counts imports, and keeps the stack of those of names imported before."""
 
     def __init__(self) -> None:
         self.known: set[str] = set()
         self.reimports = 0
+        self.first_imports = 0  # of names not imported before: a removal next to one keeps sys.modules' size
         self.stacks: dict[str, origin.RawStack] = {}
         self.times: dict[str, int] = {}  # name -> how often the project's code imported it again (reload)
 
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> None:
         # Called only for names missing from sys.modules: first imports, failed imports, re-imports, reload().
-        if name in self.known:  # failed imports of unknown names may repeat in loops: keep them free
+        if name in self.known:  # not added to it here: a failed import may repeat in a loop, it is no re-import
             self.reimports += 1
             self.stacks[name] = origin.raw_stack(sys._getframe(1))
             # Still in sys.modules: importlib.reload(), by the project (not Django's MigrationLoader).
             if name in sys.modules and _called_from_user_code(sys._getframe(1)):
                 self.times[name] = self.times.get(name, 0) + 1
+        else:
+            self.first_imports += 1
 
     def invalidate_caches(self) -> None:
         return None
@@ -98,6 +102,9 @@ class ModuleIdentityCheck:
         self._entries: dict[str, object] = {}  # sys.modules at the last capture
         self._slots: tuple[list[dict[str, Any]], list[str]] = ([], [])  # (package namespace, child) of each submodule
         self._attributes: list[Any] = []  # each package attribute that names a submodule, at the last capture
+        self._capture: Modules | None = None  # the last capture
+        self._grown_from: Modules | None = None  # the capture before it, when it only added entries to that one
+        self._diffed: tuple[Modules, list[Change], dict[str, int]] | None = None  # capture, its changes, reloads
 
     def start(self) -> None:
         self._spy.known.update(sys.modules)
@@ -110,7 +117,7 @@ class ModuleIdentityCheck:
     def fingerprint(self, sweep: bool) -> Hashable:
         if sweep and self._moved_since_capture():
             self._sweeps += 1  # an entry or a package attribute swapped by plain assignment
-        return self._spy.reimports, len(sys.modules), self._sweeps
+        return self._spy.reimports, self._spy.first_imports, len(sys.modules), self._sweeps
 
     def _moved_since_capture(self) -> bool:
         """Whether an entry of ``sys.modules`` or a package's attribute for a submodule is another object now
@@ -122,14 +129,59 @@ class ModuleIdentityCheck:
 
     def capture(self) -> Modules:
         entries: dict[str, object] = dict(sys.modules)
-        self._spy.known.update(entries)
-        for name, module in entries.items():
-            self._reference.setdefault(name, module)
-        self._entries, self._slots = entries, _package_slots(entries)
-        self._attributes = list(map(dict.get, *self._slots))
-        return Modules(entries, _desynced(entries))
+        added = self._first_imports_only(entries)
+        if added is None:
+            self._spy.known.update(entries)
+            for name, module in entries.items():
+                self._reference.setdefault(name, module)
+            self._slots = _package_slots(entries)
+            self._attributes = list(map(dict.get, *self._slots))
+            desynced = _desynced(entries)
+        else:  # most captures follow first imports (len(sys.modules) moved): only the new entries are read
+            self._spy.known.update(added)
+            self._reference.update(added)
+            namespaces, children = _package_slots(added, entries)
+            self._slots[0].extend(namespaces)
+            self._slots[1].extend(children)
+            self._attributes.extend(map(dict.get, namespaces, children))
+            assert self._capture is not None
+            desynced = {**self._capture.desynced, **_desynced(added, entries)}
+        self._grown_from = None if added is None else self._capture
+        self._entries = entries
+        self._capture = Modules(entries, desynced)
+        return self._capture
+
+    def _first_imports_only(self, entries: dict[str, object]) -> dict[str, object] | None:
+        """The entries added since the last capture, if that is all that changed (every earlier entry and package
+        attribute the same object, no name back that was seen before); None: read everything."""
+        if self._capture is None:
+            return None
+        try:
+            if not self._entries.items() <= entries.items() or list(map(dict.get, *self._slots)) != self._attributes:
+                return None
+        except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
+            return None
+        added = dict(islice(entries.items(), len(self._entries), None))  # in import order: a dict keeps it
+        return added if self._reference.keys().isdisjoint(added) else None
 
     def diff(self, baseline: Modules, current: Modules) -> list[Change]:
+        """What differs from the baseline; after first imports only, the last diff's changes (they add nothing a
+        diff reports, unless a reload was counted or a new entry is out of step with its package)."""
+        last = self._diffed
+        if (
+            last is not None
+            and current is self._capture
+            and last[0] is self._grown_from
+            and last[2] == self._spy.times
+            and current.desynced.keys() == last[0].desynced.keys()
+        ):
+            self._diffed = (current, last[1], last[2])
+            return list(last[1])
+        changes = self._changes(baseline, current)
+        self._diffed = (current, changes, dict(self._spy.times))
+        return list(changes)
+
+    def _changes(self, baseline: Modules, current: Modules) -> list[Change]:
         changes: list[Change] = []
         removed: dict[str, list[str]] = defaultdict(list)
         for name, before in self._reference.items():
@@ -244,13 +296,17 @@ class ModuleIdentityCheck:
         return f"module #{serial}{suffix}"
 
 
-def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]:
+def _desynced(
+    names: Mapping[str, object], entries: Mapping[str, object] | None = None
+) -> dict[str, tuple[object, object]]:
+    """The submodules among `names` whose package (looked up in `entries`, default `names`) holds another module."""
+    packages = names if entries is None else entries
     found: dict[str, tuple[object, object]] = {}
-    for name, module in entries.items():
+    for name, module in names.items():
         package_name, dot, child = name.rpartition(".")
         if not dot or module is None:
             continue
-        attribute = _namespace(entries.get(package_name)).get(child)  # not getattr: a package's __getattr__
+        attribute = _namespace(packages.get(package_name)).get(child)  # not getattr: a package's __getattr__
         if (
             issubclass(type(attribute), ModuleType)
             and attribute is not module
@@ -260,12 +316,16 @@ def _desynced(entries: Mapping[str, object]) -> dict[str, tuple[object, object]]
     return found
 
 
-def _package_slots(entries: Mapping[str, object]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The namespace of each submodule's package in `entries`, and the submodule's name in it."""
+def _package_slots(
+    names: Mapping[str, object], entries: Mapping[str, object] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The namespace of each submodule's package (looked up in `entries`, default `names`), and the submodule's name
+    in it, for the submodules among `names`."""
+    packages = names if entries is None else entries
     namespaces, children = [], []
-    for name in entries:
+    for name in names:
         package_name, dot, child = name.rpartition(".")
-        namespace = _namespace(entries.get(package_name)) if dot else None
+        namespace = _namespace(packages.get(package_name)) if dot else None
         if namespace:
             namespaces.append(namespace)
             children.append(child)
