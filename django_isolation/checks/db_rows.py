@@ -26,7 +26,6 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import count
 from typing import Any, Final
@@ -73,34 +72,30 @@ _SAVEPOINT_HEADS: Final = frozenset({"SAVEPO", "ROLLBA", "RELEAS"})
 _SCHEMA_HEADS: Final = frozenset({"CREATE", "DROP T", "DROP S", "ALTER ", "RENAME"})
 
 
-@dataclass(eq=False, repr=False)
 class _Insert:
     """One INSERT seen since the last check point: its statement and where it came from.
 
-    The statement is parsed only when a leftover row must be matched with it, and once.
+    The statement is parsed only when a leftover row must be matched with it, and once. (This module's records are
+    plain classes: a dataclass costs about 0.2 ms to define, at every checked run.)
     """
 
-    table: str
-    sql: str
-    params: Any
-    many: bool
-    stack: origin.RawStack
-    last_row_id: Any
+    def __init__(self, table: str, sql: str, params: Any, many: bool, stack: origin.RawStack, last_row_id: Any) -> None:
+        self.table, self.sql, self.params, self.many = table, sql, params, many
+        self.stack, self.last_row_id = stack, last_row_id
 
     @cached_property
     def rows(self) -> list[dict[str, Any]]:
         return _inserted_rows(self.sql, self.params, self.many)
 
 
-@dataclass(eq=False, repr=False)
 class _Savepoint:
     """An open savepoint, with what was dirty and pending when it was made (or last rolled back to)."""
 
-    name: str
-    interval: int
-    dirty_before: set[str] | None
-    pending_before: int
-    written: set[str] | None = field(default_factory=set)
+    __slots__ = ("dirty_before", "interval", "name", "pending_before", "written")
+
+    def __init__(self, name: str, interval: int, dirty_before: set[str] | None, pending_before: int) -> None:
+        self.name, self.interval, self.dirty_before, self.pending_before = name, interval, dirty_before, pending_before
+        self.written: set[str] | None = set()
 
 
 class _Writes:
@@ -165,38 +160,49 @@ class _Writes:
         return next((s for s in reversed(self._savepoints) if s.name == name), None)
 
 
-@dataclass(eq=False, repr=False)
 class _Row:
     """A row present now that was not there at the baseline."""
 
-    pk: Any
-    text: str
-    serial: int
-    frames: tuple[origin.Frame, ...]
-    leaked_model: str | None = None  # a content type's or permission's model, not registered at the baseline
+    __slots__ = ("frames", "leaked_model", "pk", "serial", "text")
+
+    def __init__(
+        self, pk: Any, text: str, serial: int, frames: tuple[origin.Frame, ...], leaked_model: str | None = None
+    ) -> None:
+        self.pk, self.text, self.serial, self.frames = pk, text, serial, frames
+        self.leaked_model = leaked_model  # a content type's or permission's model, not registered at the baseline
 
 
-@dataclass(eq=False, repr=False)
 class _TableState:
     """How one table differs from its baseline at the last check point."""
 
-    count: int
-    new_rows: dict[Any, _Row] = field(default_factory=dict)
-    deleted: tuple[Any, ...] = ()
+    __slots__ = ("count", "deleted", "new_rows")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.new_rows: dict[Any, _Row] = {}
+        self.deleted: tuple[Any, ...] = ()
 
 
-@dataclass(eq=False, repr=False)
 class _Database:
     """A watched database: its tables, their primary key columns and their baseline."""
 
-    alias: str
-    name: str
-    pk_columns: dict[str, str | None]
-    baseline_counts: dict[str, int]
-    baseline_ids: dict[str, frozenset[Any]]  # each row's identity: its primary key, or its natural key
-    natural: dict[str, str]  # table -> a query of (pk, *natural key) for rows post_migrate re-creates
-    sequences: dict[str, int] | None  # table -> its key sequence's value at the last sweep; None: unknown
-    states: dict[str, _TableState] = field(default_factory=dict)
+    __slots__ = ("alias", "baseline_counts", "baseline_ids", "name", "natural", "pk_columns", "sequences", "states")
+
+    def __init__(
+        self,
+        alias: str,
+        name: str,
+        pk_columns: dict[str, str | None],
+        baseline_counts: dict[str, int],
+        baseline_ids: dict[str, frozenset[Any]],
+        natural: dict[str, str],
+        sequences: dict[str, int] | None,
+    ) -> None:
+        self.alias, self.name, self.pk_columns, self.baseline_counts = alias, name, pk_columns, baseline_counts
+        self.baseline_ids = baseline_ids  # each row's identity: its primary key, or its natural key
+        self.natural = natural  # table -> a query of (pk, *natural key) for rows post_migrate re-creates
+        self.sequences = sequences  # table -> its key sequence's value at the last sweep; None: unknown
+        self.states: dict[str, _TableState] = {}
 
 
 @register

@@ -46,7 +46,6 @@ import sys
 import unittest
 from collections import deque
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, count, repeat
 from operator import eq, is_, is_not, ne
@@ -117,15 +116,22 @@ class _Writes:
             cls.external[(module.__name__, name)] = origin.raw_stack(writer)
 
 
-@dataclass(eq=False, repr=False)
 class _ModuleState:
     """A copy of one module's watched state: globals, its classes' attributes, its containers' contents."""
 
-    globals: dict[str, Any]
-    classes: dict[str, dict[str, Any]]
-    types: dict[str, type]
-    containers: dict[str, Any]
-    ignored: frozenset[str] = field(default_factory=frozenset)
+    __slots__ = ("classes", "containers", "globals", "ignored", "types")
+
+    def __init__(
+        self,
+        globals: dict[str, Any],
+        classes: dict[str, dict[str, Any]],
+        types: dict[str, type],
+        containers: dict[str, Any],
+        ignored: frozenset[str],
+    ) -> None:
+        self.globals, self.classes, self.types, self.containers, self.ignored = (
+            globals, classes, types, containers, ignored
+        )  # fmt: skip
 
 
 State = dict[str, _ModuleState]

@@ -39,7 +39,6 @@ import builtins
 import sys
 import weakref
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
 from typing import Any, Final, NamedTuple
@@ -62,13 +61,14 @@ ADVICE: Final = (
 )
 
 
-@dataclass(eq=False)
 class _Made:
     """A class a ``class`` statement of the project's code made inside a function, and where."""
 
-    cls: weakref.ref[type]
-    stack: origin.RawStack
-    walked: type | None = None  # the walked base it derives from
+    __slots__ = ("cls", "stack", "walked")
+
+    def __init__(self, cls: weakref.ref[type], stack: origin.RawStack) -> None:
+        self.cls, self.stack = cls, stack
+        self.walked: type | None = None  # the walked base it derives from
 
 
 @register
