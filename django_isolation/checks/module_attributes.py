@@ -396,7 +396,8 @@ class ModuleAttributesCheck:
         if self._prefixes:
             return any(name == prefix or name.startswith(prefix + ".") for prefix in self._prefixes)
         path = vars(module).get("__file__")  # not getattr: a module's __getattr__ may warn
-        return isinstance(path, str) and os.path.abspath(path).startswith(self._roots) and origin.is_user_file(path)
+        # is_user_file first: it rejects most modules (the stdlib, site-packages) and caches its answer per file
+        return isinstance(path, str) and origin.is_user_file(path) and os.path.abspath(path).startswith(self._roots)
 
     def _global_changes(self, module: str, reference: _ModuleState, now: _ModuleState) -> list[Change]:
         changes = []
