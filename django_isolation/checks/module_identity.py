@@ -99,10 +99,9 @@ class ModuleIdentityCheck:
         self._sweeps = 0
         self._serials: weakref.WeakKeyDictionary[ModuleType, int] = weakref.WeakKeyDictionary()
         self._objects_seen: dict[str, int] = {}
-        self._entries: dict[str, object] = {}  # sys.modules at the last capture
         self._slots: tuple[list[dict[str, Any]], list[str]] = ([], [])  # (package namespace, child) of each submodule
         self._attributes: list[Any] = []  # each package attribute that names a submodule, at the last capture
-        self._capture: Modules | None = None  # the last capture
+        self._capture: Modules | None = None  # the last capture: sys.modules then, the desynced submodules
         self._grown_from: Modules | None = None  # the capture before it, when it only added entries to that one
         self._diffed: tuple[Modules, list[Change], dict[str, int]] | None = None  # capture, its changes, reloads
 
@@ -122,15 +121,17 @@ class ModuleIdentityCheck:
     def _moved_since_capture(self) -> bool:
         """Whether an entry of ``sys.modules`` or a package's attribute for a submodule is another object now
         (two comparisons that run in C, values by identity first)."""
+        last = self._capture
         try:
-            return sys.modules != self._entries or list(map(dict.get, *self._slots)) != self._attributes
+            return last is None or sys.modules != last.entries or list(map(dict.get, *self._slots)) != self._attributes
         except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
             return True
 
     def capture(self) -> Modules:
         entries: dict[str, object] = dict(sys.modules)
-        added = self._first_imports_only(entries)
-        if added is None:
+        last = self._capture
+        added = None if last is None else self._first_imports_only(entries, last)
+        if last is None or added is None:
             self._spy.known.update(entries)
             for name, module in entries.items():
                 self._reference.setdefault(name, module)
@@ -144,24 +145,20 @@ class ModuleIdentityCheck:
             self._slots[0].extend(namespaces)
             self._slots[1].extend(children)
             self._attributes.extend(map(dict.get, namespaces, children))
-            assert self._capture is not None
-            desynced = {**self._capture.desynced, **_desynced(added, entries)}
-        self._grown_from = None if added is None else self._capture
-        self._entries = entries
+            desynced = {**last.desynced, **_desynced(added, entries)}
+        self._grown_from = None if added is None else last
         self._capture = Modules(entries, desynced)
         return self._capture
 
-    def _first_imports_only(self, entries: dict[str, object]) -> dict[str, object] | None:
-        """The entries added since the last capture, if that is all that changed (every earlier entry and package
+    def _first_imports_only(self, entries: dict[str, object], last: Modules) -> dict[str, object] | None:
+        """The entries added since capture `last`, if that is all that changed (every earlier entry and package
         attribute the same object, no name back that was seen before); None: read everything."""
-        if self._capture is None:
-            return None
         try:
-            if not self._entries.items() <= entries.items() or list(map(dict.get, *self._slots)) != self._attributes:
+            if not last.entries.items() <= entries.items() or list(map(dict.get, *self._slots)) != self._attributes:
                 return None
         except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
             return None
-        added = dict(islice(entries.items(), len(self._entries), None))  # in import order: a dict keeps it
+        added = dict(islice(entries.items(), len(last.entries), None))  # in import order: a dict keeps it
         return added if self._reference.keys().isdisjoint(added) else None
 
     def diff(self, baseline: Modules, current: Modules) -> list[Change]:
