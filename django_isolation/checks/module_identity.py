@@ -123,9 +123,13 @@ class ModuleIdentityCheck:
         (two comparisons that run in C, values by identity first)."""
         last = self._capture
         try:
-            return last is None or sys.modules != last.entries or list(map(dict.get, *self._slots)) != self._attributes
+            return last is None or sys.modules != last.entries or self._package_attributes_moved()
         except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
             return True
+
+    def _package_attributes_moved(self) -> bool:
+        """Whether a package's attribute for one of its submodules is another object than at the last capture."""
+        return list(map(dict.get, *self._slots)) != self._attributes
 
     def capture(self) -> Modules:
         entries: dict[str, object] = dict(sys.modules)
@@ -154,7 +158,7 @@ class ModuleIdentityCheck:
         """The entries added since capture `last`, if that is all that changed (every earlier entry and package
         attribute the same object, no name back that was seen before); None: read everything."""
         try:
-            if not last.entries.items() <= entries.items() or list(map(dict.get, *self._slots)) != self._attributes:
+            if not last.entries.items() <= entries.items() or self._package_attributes_moved():
                 return None
         except Exception:  # noqa: BLE001 - an entry or attribute whose __eq__ raises was put in place
             return None
